@@ -1,0 +1,1 @@
+"""Printrelay server: REST and Socket.IO over one domain."""

@@ -1,0 +1,77 @@
+"""``printrelay``: serve (migrate, then serve REST) and migrate."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from app.config import ConfigError, Settings
+
+log = logging.getLogger("printrelay")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.db import migrate
+    from app.main import create_app
+
+    settings = Settings()
+    try:
+        settings.check_startable()
+    except ConfigError as exc:
+        print(f"printrelay: {exc}", file=sys.stderr)
+        return 2
+    if args.workers > 1 and settings.redis_url is None:
+        print(
+            "printrelay: more than one worker needs PRINTRELAY_REDIS_URL "
+            "(locks and rooms are in-memory without it)",
+            file=sys.stderr,
+        )
+        return 2
+    migrate.upgrade(settings.database_url)
+    log.info("database migrated; serving on http://%s:%d", args.host, args.port)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from app.db import migrate
+
+    settings = Settings()
+    if args.revision == "base":
+        migrate.downgrade(settings.database_url, "base")
+    else:
+        migrate.upgrade(settings.database_url, args.revision)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(prog="printrelay", description="Printrelay print-job server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="migrate the database, then serve REST and Socket.IO")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=_serve)
+    mig = sub.add_parser("migrate", help="apply database migrations (production deploy step)")
+    mig.add_argument("revision", nargs="?", default="head", help="'head' (default) or 'base'")
+    mig.set_defaults(handler=_migrate)
+    args = parser.parse_args(argv)
+    handler = args.handler
+    return int(handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

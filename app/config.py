@@ -1,0 +1,82 @@
+"""Settings from the environment (prefix ``PRINTRELAY_``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_FILE = "printrelay.db"
+MIN_ADMIN_TOKEN_CHARS = 32
+# Values that people paste from examples; refused outside development.
+PLACEHOLDER_ADMIN_TOKENS = frozenset({"changeme", "change-me", "admin", "secret", "password"})
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ConfigError(RuntimeError):
+    """The settings cannot run a safe server."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept plain ``postgresql://`` and ``sqlite:///`` URLs; pick the async drivers."""
+    for plain in ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRINTRELAY_", extra="ignore")
+
+    env: Environment = Environment.PRODUCTION
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{Path.cwd() / DEFAULT_DATABASE_FILE}"
+    )
+    redis_url: str | None = None
+    admin_token: str | None = None
+    job_lease_s: float = Field(default=120.0, gt=0)
+    sweep_interval_s: float = Field(default=5.0, gt=0)
+    pairing_code_ttl_s: int = Field(default=600, gt=0, le=86_400)
+    # Pairing guesses allowed per client address in one window.
+    pairing_rate_limit: int = Field(default=10, gt=0)
+    pairing_rate_window_s: float = Field(default=60.0, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    job_default_expires_in_s: int = Field(default=900, gt=0)
+
+    @model_validator(mode="after")
+    def _blank_is_unset(self) -> Settings:
+        if self.redis_url == "":
+            self.redis_url = None
+        if self.admin_token == "":
+            self.admin_token = None
+        return self
+
+    @cached_property
+    def async_database_url(self) -> str:
+        return normalize_database_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_database_url.startswith("sqlite")
+
+    def check_startable(self) -> None:
+        """Refuse to start a non-development server without a real admin token."""
+        if self.env is Environment.DEVELOPMENT:
+            return
+        token = self.admin_token or ""
+        if len(token) < MIN_ADMIN_TOKEN_CHARS or token.lower() in PLACEHOLDER_ADMIN_TOKENS:
+            raise ConfigError(
+                "PRINTRELAY_ADMIN_TOKEN must be set to a random secret of at least "
+                f"{MIN_ADMIN_TOKEN_CHARS} characters (for example: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
+                "or set PRINTRELAY_ENV=development for a local server."
+            )

@@ -1,0 +1,55 @@
+"""Rate limits behind a Protocol: in-memory for one process; Redis joins with the realtime work."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str) -> float | None:
+        """Count one attempt for ``key``; None when allowed, else seconds until it would be."""
+
+
+class InMemoryRateLimiter:
+    """Sliding-window log per key: at most ``limit`` attempts in any ``window_s`` seconds."""
+
+    # Bound the table so a flood of distinct addresses cannot grow memory without end.
+    MAX_KEYS = 100_000
+
+    def __init__(
+        self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._clock = clock
+        self._hits: dict[str, deque[float]] = {}
+
+    async def hit(self, key: str) -> float | None:
+        now = self._clock()
+        hits = self._hits.get(key)
+        if hits is None:
+            if len(self._hits) >= self.MAX_KEYS:
+                self._evict(now)
+            hits = self._hits[key] = deque()
+        while hits and hits[0] <= now - self.window_s:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return max(0.0, hits[0] + self.window_s - now)
+        hits.append(now)
+        return None
+
+    def _evict(self, now: float) -> None:
+        stale = [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window_s]
+        for k in stale:
+            del self._hits[k]
+        if len(self._hits) >= self.MAX_KEYS:  # all live: drop the oldest inserted
+            for k in list(self._hits)[: len(self._hits) // 10 or 1]:
+                del self._hits[k]
+
+
+def retry_after_seconds(wait_s: float) -> int:
+    return max(1, math.ceil(wait_s))

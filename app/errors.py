@@ -1,0 +1,200 @@
+"""Errors in the contract's shape: ``{"error": {"code", "message"}}``.
+
+Services raise ``AppError`` subclasses; one set of handlers renders every error, including
+FastAPI's own validation errors and unknown routes, so no answer leaves in another shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    status_code = 500
+    code = "internal_error"
+    default_message = "Internal server error."
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+        self.message = message or self.default_message
+        self.headers = headers
+        super().__init__(self.message)
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+    default_message = "A valid credential is required."
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+    default_message = "This credential may not do that."
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+    default_message = "Not found."
+
+
+class ValidationFailed(AppError):
+    status_code = 422
+    code = "validation_error"
+    default_message = "The request is not valid."
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+    default_message = "The request body is too large."
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+    default_message = "Too many requests; retry later."
+
+    def __init__(self, retry_after_s: int, message: str | None = None):
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
+
+
+class AlreadyClaimed(AppError):
+    status_code = 409
+    code = "already_claimed"
+    default_message = "Another device claimed this job."
+
+
+class StaleEpoch(AppError):
+    status_code = 409
+    code = "stale_epoch"
+    default_message = "This epoch is not the device's current one."
+
+
+class InvalidTransition(AppError):
+    status_code = 409
+    code = "invalid_transition"
+    default_message = "The job cannot move to that status."
+
+
+class IdempotencyConflict(AppError):
+    status_code = 422
+    code = "idempotency_conflict"
+    default_message = "This Idempotency-Key was used with a different request body."
+
+
+class InvalidPairingCode(AppError):
+    status_code = 400
+    code = "invalid_pairing_code"
+    default_message = "The pairing code is unknown, used or expired."
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "service_unavailable"
+    default_message = "The database is unavailable; retry shortly."
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The shape of every non-2xx answer."""
+
+    error: ErrorDetail
+
+
+HTTP_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": code}
+    for status, code in [
+        (401, "unauthorized"),
+        (403, "forbidden"),
+        (404, "not_found"),
+        (413, "payload_too_large"),
+        (422, "validation_error"),
+        (429, "rate_limited"),
+    ]
+}
+
+
+def error_response(
+    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status_code,
+        content={"error": {"code": code, "message": message}},
+        headers=headers,
+    )
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "The request is not valid."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AppError)
+        return error_response(exc.status_code, exc.code, exc.message, exc.headers)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(422, "validation_error", _describe_validation(exc))
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = HTTP_STATUS_CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+
+    async def on_database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        err = ServiceUnavailable()
+        return error_response(err.status_code, err.code, err.message, {"Retry-After": "1"})
+
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "Internal server error.")
+
+    app.add_exception_handler(AppError, on_app_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(OperationalError, on_database_down)
+    app.add_exception_handler(DBAPIError, _on_dbapi_error(on_database_down, on_unexpected))
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _on_dbapi_error(on_down: Any, on_other: Any) -> Any:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DBAPIError)
+        if exc.connection_invalidated:
+            return await on_down(request, exc)  # type: ignore[no-any-return]
+        return await on_other(request, exc)  # type: ignore[no-any-return]
+
+    return handler

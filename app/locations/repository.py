@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from app.db import Tx
+from app.models import Location, Station
+
+
+async def add_location(tx: Tx, tenant_id: uuid.UUID, name: str) -> Location:
+    location = Location(id=uuid.uuid4(), tenant_id=tenant_id, name=name)
+    tx.session.add(location)
+    await tx.session.flush()
+    return location
+
+
+async def get_location(tx: Tx, tenant_id: uuid.UUID, location_id: uuid.UUID) -> Location | None:
+    stmt = select(Location).where(Location.id == location_id, Location.tenant_id == tenant_id)
+    return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_locations(tx: Tx, tenant_id: uuid.UUID) -> Sequence[Location]:
+    stmt = (
+        select(Location)
+        .where(Location.tenant_id == tenant_id)
+        .order_by(Location.created_at, Location.id)
+    )
+    return (await tx.session.execute(stmt)).scalars().all()
+
+
+async def add_station(
+    tx: Tx, tenant_id: uuid.UUID, location_id: uuid.UUID, name: str, paper_width_mm: int
+) -> Station:
+    station = Station(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        location_id=location_id,
+        name=name,
+        paper_width_mm=paper_width_mm,
+    )
+    tx.session.add(station)
+    await tx.session.flush()
+    return station
+
+
+async def get_station(
+    tx: Tx, tenant_id: uuid.UUID, location_id: uuid.UUID, station_id: uuid.UUID
+) -> Station | None:
+    stmt = select(Station).where(
+        Station.id == station_id,
+        Station.tenant_id == tenant_id,
+        Station.location_id == location_id,
+    )
+    return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_stations(
+    tx: Tx, tenant_id: uuid.UUID, location_id: uuid.UUID
+) -> Sequence[Station]:
+    stmt = (
+        select(Station)
+        .where(Station.tenant_id == tenant_id, Station.location_id == location_id)
+        .order_by(Station.created_at, Station.id)
+    )
+    return (await tx.session.execute(stmt)).scalars().all()

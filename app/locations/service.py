@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from app.auth.principals import Principal
+from app.db import Tx
+from app.errors import NotFound
+from app.locations import repository
+from app.models import Location, Station
+
+
+async def create_location(tx: Tx, principal: Principal, name: str) -> Location:
+    return await repository.add_location(tx, principal.tenant, name)
+
+
+async def list_locations(tx: Tx, principal: Principal) -> Sequence[Location]:
+    return await repository.list_locations(tx, principal.tenant)
+
+
+async def require_location(tx: Tx, tenant_id: uuid.UUID, location_id: uuid.UUID) -> Location:
+    location = await repository.get_location(tx, tenant_id, location_id)
+    if location is None:
+        raise NotFound("Location not found.")
+    return location
+
+
+async def require_station(
+    tx: Tx, tenant_id: uuid.UUID, location_id: uuid.UUID, station_id: uuid.UUID
+) -> Station:
+    station = await repository.get_station(tx, tenant_id, location_id, station_id)
+    if station is None:
+        raise NotFound("Station not found in this location.")
+    return station
+
+
+async def create_station(
+    tx: Tx, principal: Principal, location_id: uuid.UUID, name: str, paper_width_mm: int
+) -> Station:
+    await require_location(tx, principal.tenant, location_id)
+    return await repository.add_station(tx, principal.tenant, location_id, name, paper_width_mm)
+
+
+async def list_stations(tx: Tx, principal: Principal, location_id: uuid.UUID) -> Sequence[Station]:
+    await require_location(tx, principal.tenant, location_id)
+    return await repository.list_stations(tx, principal.tenant, location_id)

@@ -1,0 +1,28 @@
+"""ORM models, one module per table. Importing this package registers every table."""
+
+from app.models.api_key import ApiKey
+from app.models.base import Base
+from app.models.device import Device
+from app.models.enums import ActorKind, ApiKeyRole, DeviceKind, JobStatus
+from app.models.job_event import JobEvent
+from app.models.location import Location
+from app.models.pairing_code import PairingCode
+from app.models.print_job import PrintJob
+from app.models.station import Station
+from app.models.tenant import Tenant
+
+__all__ = [
+    "ActorKind",
+    "ApiKey",
+    "ApiKeyRole",
+    "Base",
+    "Device",
+    "DeviceKind",
+    "JobEvent",
+    "JobStatus",
+    "Location",
+    "PairingCode",
+    "PrintJob",
+    "Station",
+    "Tenant",
+]

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.types import utcnow
+from app.models.base import Base, str_enum, uuid_pk
+from app.models.enums import DeviceKind
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id"), index=True)
+    station_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[DeviceKind] = mapped_column(str_enum(DeviceKind))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # Fencing token: every new owner socket gets a higher epoch; claims and reports carry it.
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    paired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Unpairing keeps the row (jobs and history point at it) but the token stops working.
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

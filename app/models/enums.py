@@ -1,0 +1,32 @@
+"""Enumerations shared by models, schemas and services."""
+
+from enum import StrEnum
+
+
+class ApiKeyRole(StrEnum):
+    MANAGER = "manager"
+    POS = "pos"
+
+
+class DeviceKind(StrEnum):
+    PRINT_BRIDGE = "print_bridge"
+    WEB_BRIDGE = "web_bridge"
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    PRINTED = "printed"
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"
+    EXPIRED = "expired"
+    CANCELED = "canceled"
+
+
+class ActorKind(StrEnum):
+    """Who caused a job's status change (recorded in the job-event history)."""
+
+    MANAGER = "manager"
+    POS = "pos"
+    DEVICE = "device"
+    SYSTEM = "system"

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.types import PortableJSON, utcnow
+from app.models.base import Base, str_enum, uuid_pk
+from app.models.enums import JobStatus
+
+
+class PrintJob(Base):
+    __tablename__ = "print_jobs"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_print_jobs_tenant_idempotency"),
+        # Listing and backlog: a location's jobs by status, oldest first.
+        Index("ix_print_jobs_scope", "tenant_id", "location_id", "status", "created_at"),
+        # The sweeper's two scans.
+        Index("ix_print_jobs_status_expires", "status", "expires_at"),
+        Index("ix_print_jobs_status_lease", "status", "lease_expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id"))
+    station_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stations.id"))
+    status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus), default=JobStatus.PENDING)
+    document: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON, default=None)
+    raw_data: Mapped[str | None] = mapped_column(Text, default=None)  # base64, canonical
+    copies: Mapped[int] = mapped_column(SmallInteger, default=1)
+    drawer_pulse: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id"), default=None)
+    epoch: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    reprint_of: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("print_jobs.id"), default=None
+    )
+    error: Mapped[str | None] = mapped_column(String(200), default=None)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    # SHA-256 of the canonical request, to tell a retry from a conflicting reuse of a key.
+    request_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,267 @@
+"""All SQL about print jobs. Status changes are conditional UPDATEs (compare and set)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, tuple_, update
+from sqlalchemy.orm import aliased
+
+from app.auth.principals import DeviceScope
+from app.db import Tx
+from app.models import ActorKind, Device, JobEvent, JobStatus, PrintJob
+from app.print_jobs.states import sources_of
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    job_id: uuid.UUID
+    tenant_id: uuid.UUID
+    from_status: JobStatus | None
+    to_status: JobStatus
+    actor_kind: ActorKind
+    actor_id: uuid.UUID | None
+    at: datetime
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    location_id: uuid.UUID | None = None
+    station_id: uuid.UUID | None = None
+    status: JobStatus | None = None
+
+
+def in_device_scope(device: DeviceScope) -> ColumnElement[bool]:
+    """Jobs a device may see and claim.
+
+    A station bridge: its station's jobs. A location bridge: the location's jobs without a
+    station, and a station's jobs while that station has no online station bridge.
+    """
+    same_location = PrintJob.location_id == device.location_id
+    if device.station_id is not None:
+        return and_(same_location, PrintJob.station_id == device.station_id)
+    station_bridge = aliased(Device)
+    station_has_online_bridge = exists().where(
+        station_bridge.station_id == PrintJob.station_id,
+        station_bridge.online.is_(True),
+        station_bridge.revoked_at.is_(None),
+    )
+    return and_(same_location, or_(PrintJob.station_id.is_(None), ~station_has_online_bridge))
+
+
+def visible_to_device(device: DeviceScope) -> ColumnElement[bool]:
+    """In scope now, or claimed by this device earlier (so it can always finish its own)."""
+    return or_(in_device_scope(device), PrintJob.claimed_by == device.id)
+
+
+def _device_at_epoch(device_id: uuid.UUID, epoch: int) -> ColumnElement[bool]:
+    return exists().where(
+        Device.id == device_id, Device.epoch == epoch, Device.revoked_at.is_(None)
+    )
+
+
+async def insert_job(tx: Tx, job: PrintJob) -> PrintJob:
+    tx.session.add(job)
+    await tx.session.flush()
+    return job
+
+
+async def get_job(tx: Tx, tenant_id: uuid.UUID, job_id: uuid.UUID) -> PrintJob | None:
+    stmt = select(PrintJob).where(PrintJob.id == job_id, PrintJob.tenant_id == tenant_id)
+    return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_job_for_device(
+    tx: Tx, tenant_id: uuid.UUID, device: DeviceScope, job_id: uuid.UUID
+) -> PrintJob | None:
+    stmt = select(PrintJob).where(
+        PrintJob.id == job_id, PrintJob.tenant_id == tenant_id, visible_to_device(device)
+    )
+    return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_by_idempotency_key(tx: Tx, tenant_id: uuid.UUID, key: str) -> PrintJob | None:
+    stmt = select(PrintJob).where(
+        PrintJob.tenant_id == tenant_id, PrintJob.idempotency_key == key
+    )
+    return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_jobs(
+    tx: Tx,
+    tenant_id: uuid.UUID,
+    filters: JobFilter,
+    device: DeviceScope | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[PrintJob]:
+    """Oldest first (the order a bridge works a backlog in), keyset-paginated."""
+    stmt = select(PrintJob).where(PrintJob.tenant_id == tenant_id)
+    if device is not None:
+        stmt = stmt.where(visible_to_device(device))
+    if filters.location_id is not None:
+        stmt = stmt.where(PrintJob.location_id == filters.location_id)
+    if filters.station_id is not None:
+        stmt = stmt.where(PrintJob.station_id == filters.station_id)
+    if filters.status is not None:
+        stmt = stmt.where(PrintJob.status == filters.status)
+    if after is not None:
+        stmt = stmt.where(tuple_(PrintJob.created_at, PrintJob.id) > tuple_(*after))
+    stmt = stmt.order_by(PrintJob.created_at, PrintJob.id).limit(limit)
+    return (await tx.session.execute(stmt)).scalars().all()
+
+
+async def device_epoch(tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID) -> int | None:
+    """The device's current epoch, or None once it is unpaired."""
+    stmt = select(Device.epoch).where(
+        Device.id == device_id, Device.tenant_id == tenant_id, Device.revoked_at.is_(None)
+    )
+    return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+async def _update_returning(tx: Tx, where: Iterable[ColumnElement[bool]], values: dict[str, Any]) -> Sequence[PrintJob]:
+    stmt = (
+        update(PrintJob)
+        .where(*where)
+        .values(**values)
+        .returning(PrintJob)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return (await tx.session.execute(stmt)).scalars().all()
+
+
+async def claim(
+    tx: Tx,
+    tenant_id: uuid.UUID,
+    device: DeviceScope,
+    job_id: uuid.UUID,
+    epoch: int,
+    now: datetime,
+    lease_until: datetime,
+) -> PrintJob | None:
+    """The atomic claim: one UPDATE that checks status, expiry, tenant, scope and epoch."""
+    rows = await _update_returning(
+        tx,
+        [
+            PrintJob.id == job_id,
+            PrintJob.tenant_id == tenant_id,
+            PrintJob.status.in_(sources_of(JobStatus.SENT)),
+            PrintJob.expires_at > now,
+            in_device_scope(device),
+            _device_at_epoch(device.id, epoch),
+        ],
+        {
+            "status": JobStatus.SENT,
+            "claimed_by": device.id,
+            "epoch": epoch,
+            "updated_at": now,
+            "lease_expires_at": lease_until,
+        },
+    )
+    return rows[0] if rows else None
+
+
+async def report(
+    tx: Tx,
+    tenant_id: uuid.UUID,
+    device: DeviceScope,
+    job_id: uuid.UUID,
+    epoch: int,
+    status: JobStatus,
+    error: str | None,
+    now: datetime,
+) -> PrintJob | None:
+    """The claimer's report, fenced by the device's current epoch."""
+    rows = await _update_returning(
+        tx,
+        [
+            PrintJob.id == job_id,
+            PrintJob.tenant_id == tenant_id,
+            PrintJob.status.in_(sources_of(status)),
+            PrintJob.claimed_by == device.id,
+            _device_at_epoch(device.id, epoch),
+        ],
+        {"status": status, "error": error, "updated_at": now, "lease_expires_at": None},
+    )
+    return rows[0] if rows else None
+
+
+async def cancel(tx: Tx, tenant_id: uuid.UUID, job_id: uuid.UUID, now: datetime) -> PrintJob | None:
+    rows = await _update_returning(
+        tx,
+        [
+            PrintJob.id == job_id,
+            PrintJob.tenant_id == tenant_id,
+            PrintJob.status.in_(sources_of(JobStatus.CANCELED)),
+        ],
+        {"status": JobStatus.CANCELED, "updated_at": now},
+    )
+    return rows[0] if rows else None
+
+
+async def expire_due(tx: Tx, now: datetime) -> Sequence[PrintJob]:
+    """Pending jobs past ``expires_at`` become ``expired`` (every tenant: the sweeper's job)."""
+    return await _update_returning(
+        tx,
+        [PrintJob.status.in_(sources_of(JobStatus.EXPIRED)), PrintJob.expires_at <= now],
+        {"status": JobStatus.EXPIRED, "updated_at": now},
+    )
+
+
+async def unconfirm_overdue(tx: Tx, now: datetime) -> Sequence[PrintJob]:
+    """Claimed jobs whose lease passed without a report become ``unconfirmed``."""
+    return await _update_returning(
+        tx,
+        [PrintJob.status == JobStatus.SENT, PrintJob.lease_expires_at <= now],
+        {"status": JobStatus.UNCONFIRMED, "updated_at": now, "lease_expires_at": None},
+    )
+
+
+async def unconfirm_claimed_by(
+    tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID, now: datetime
+) -> Sequence[PrintJob]:
+    return await _update_returning(
+        tx,
+        [
+            PrintJob.tenant_id == tenant_id,
+            PrintJob.claimed_by == device_id,
+            PrintJob.status == JobStatus.SENT,
+        ],
+        {"status": JobStatus.UNCONFIRMED, "updated_at": now, "lease_expires_at": None},
+    )
+
+
+async def record_changes(tx: Tx, changes: Sequence[StatusChange]) -> None:
+    if not changes:
+        return
+    await tx.session.execute(
+        insert(JobEvent),
+        [
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": c.tenant_id,
+                "job_id": c.job_id,
+                "from_status": c.from_status,
+                "to_status": c.to_status,
+                "actor_kind": c.actor_kind,
+                "actor_id": c.actor_id,
+                "error": c.error,
+                "at": c.at,
+            }
+            for c in changes
+        ],
+    )
+
+
+async def list_events(tx: Tx, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Sequence[JobEvent]:
+    stmt = (
+        select(JobEvent)
+        .where(JobEvent.tenant_id == tenant_id, JobEvent.job_id == job_id)
+        .order_by(JobEvent.at, JobEvent.id)
+    )
+    return (await tx.session.execute(stmt)).scalars().all()

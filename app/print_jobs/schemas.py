@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from app.models import JobStatus, PrintJob
+from app.print_jobs.document import Document, decode_base64
+from app.schemas_common import Input, Output
+
+MAX_RAW_BYTES = 700 * 1024  # base64 of this still fits the 1 MiB body cap
+MAX_COPIES = 10
+MAX_EXPIRES_IN_S = 86_400
+
+
+class RawPayload(Input):
+    encoding: Literal["base64"]
+    data: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _canonical(self) -> RawPayload:
+        self.data = base64.b64encode(decode_base64(self.data, max_bytes=MAX_RAW_BYTES)).decode()
+        return self
+
+
+class JobCreate(Input):
+    location_id: uuid.UUID
+    station_id: uuid.UUID | None = None
+    document: Document | None = None
+    raw: RawPayload | None = None
+    copies: int = Field(default=1, ge=1, le=MAX_COPIES)
+    drawer_pulse: bool = False
+    expires_in_s: int = Field(default=900, ge=1, le=MAX_EXPIRES_IN_S)
+
+    @model_validator(mode="after")
+    def _exactly_one_payload(self) -> JobCreate:
+        if (self.document is None) == (self.raw is None):
+            raise ValueError("exactly one of 'document' and 'raw' is required")
+        return self
+
+
+class JobUpdate(Input):
+    """A device's claim (``sent``) or report (``printed`` / ``failed``)."""
+
+    status: Literal[JobStatus.SENT, JobStatus.PRINTED, JobStatus.FAILED]
+    epoch: int = Field(ge=0)
+    error: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _error_only_on_failure(self) -> JobUpdate:
+        if self.error is not None and self.status is not JobStatus.FAILED:
+            raise ValueError("'error' is only allowed with status 'failed'")
+        return self
+
+
+class RawOut(Output):
+    encoding: Literal["base64"] = "base64"
+    data: str
+
+
+class JobOut(Output):
+    id: uuid.UUID
+    location_id: uuid.UUID
+    station_id: uuid.UUID | None
+    status: JobStatus
+    document: dict[str, Any] | None
+    raw: RawOut | None
+    copies: int
+    drawer_pulse: bool
+    claimed_by: uuid.UUID | None
+    epoch: int | None
+    reprint_of: uuid.UUID | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, job: PrintJob) -> JobOut:
+        return cls(
+            id=job.id,
+            location_id=job.location_id,
+            station_id=job.station_id,
+            status=job.status,
+            document=job.document,
+            raw=RawOut(data=job.raw_data) if job.raw_data is not None else None,
+            copies=job.copies,
+            drawer_pulse=job.drawer_pulse,
+            claimed_by=job.claimed_by,
+            epoch=job.epoch,
+            reprint_of=job.reprint_of,
+            error=job.error,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            expires_at=job.expires_at,
+        )
+
+
+class JobPage(Output):
+    items: list[JobOut]
+    next_cursor: str | None

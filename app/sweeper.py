@@ -1,0 +1,37 @@
+"""Expiry and lease timeouts, run periodically inside the server process.
+
+Several server processes may sweep at once: each change is a conditional UPDATE, so a job moves
+(and gets its history row) exactly once whoever gets there first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from app.db import Database, utcnow
+from app.print_jobs import service
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(self, db: Database, interval_s: float):
+        self.db = db
+        self.interval_s = interval_s
+
+    async def run_once(self, now: datetime | None = None) -> tuple[int, int]:
+        async with self.db.transaction() as tx:
+            expired, unconfirmed = await service.sweep(tx, now or utcnow())
+        if expired or unconfirmed:
+            log.info("sweep: %d expired, %d unconfirmed", len(expired), len(unconfirmed))
+        return len(expired), len(unconfirmed)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # a database blip must not end the sweeper
+                log.exception("sweep failed; retrying in %.1f s", self.interval_s)
+            await asyncio.sleep(self.interval_s)

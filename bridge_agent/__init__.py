@@ -1,0 +1,1 @@
+"""Printrelay bridge agent: runs on the shop PC next to the printers."""
