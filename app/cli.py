@@ -5,11 +5,32 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import sys
+from pathlib import Path
 
-from app.config import ConfigError, Settings
+from app.config import ConfigError, Environment, Settings
 
 log = logging.getLogger("printrelay")
+
+DEV_STATE_DIR = ".printrelay"
+DEV_ADMIN_TOKEN_FILE = "admin-token"
+
+
+def development_admin_token(state_dir: Path) -> str:
+    """A random admin token for a local server, kept in a file only its owner can read.
+
+    The secret is never printed: people read it from the file (``cat .printrelay/admin-token``).
+    """
+    path = state_dir / DEV_ADMIN_TOKEN_FILE
+    if path.is_file():
+        return path.read_text().strip()
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return token
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -19,6 +40,9 @@ def _serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
     settings = Settings()
+    if settings.env is Environment.DEVELOPMENT and settings.admin_token is None:
+        settings.admin_token = development_admin_token(Path.cwd() / DEV_STATE_DIR)
+        log.info("development admin token: see %s/%s", DEV_STATE_DIR, DEV_ADMIN_TOKEN_FILE)
     try:
         settings.check_startable()
     except ConfigError as exc:
@@ -57,6 +81,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="printrelay", description="Printrelay print-job server")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="migrate the database, then serve REST and Socket.IO")

@@ -1,0 +1,44 @@
+# The four commands of the project. `make run` and `make test` each install what they need.
+VENV ?= .venv
+PYTHON ?= python3
+PORT ?= 8000
+BIN := $(VENV)/bin
+
+.PHONY: run test test-fast lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@ $(VENV)/.installed
+
+## run: install, then serve REST (+ Socket.IO) on the embedded default (SQLite, in-memory locks)
+run: $(VENV)/.installed
+	PRINTRELAY_ENV=$${PRINTRELAY_ENV:-development} $(BIN)/printrelay serve --host 127.0.0.1 --port $(PORT)
+
+## test: install with test extras, then run the whole suite (Postgres/Redis tier skips if absent, unless CI=true)
+test: $(VENV)/.installed-test
+	$(BIN)/pytest
+
+## test-fast: the SQLite tier only
+test-fast: $(VENV)/.installed-test
+	$(BIN)/pytest -m "not postgres and not slow"
+
+## lint: ruff (lint + format check) and mypy strict
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## bench: the benchmark harness (issue 7)
+bench: $(VENV)/.installed-test
+	@echo "The benchmark harness is not built yet (issue 7)." && exit 1
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
