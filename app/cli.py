@@ -14,7 +14,7 @@ from app.config import ConfigError, Environment, Settings
 log = logging.getLogger("printrelay")
 
 DEV_STATE_DIR = ".printrelay"
-DEV_ADMIN_TOKEN_FILE = "admin-token"
+DEV_ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 (a file name)
 
 
 def development_admin_token(state_dir: Path) -> str:

@@ -26,7 +26,12 @@ class ConfigError(RuntimeError):
 
 def normalize_database_url(url: str) -> str:
     """Accept plain ``postgresql://`` and ``sqlite:///`` URLs; pick the async drivers."""
-    for plain in ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+    for plain in (
+        "postgresql://",
+        "postgres://",
+        "postgresql+psycopg2://",
+        "postgresql+psycopg://",
+    ):
         if url.startswith(plain):
             return "postgresql+asyncpg://" + url[len(plain) :]
     if url.startswith("sqlite://"):

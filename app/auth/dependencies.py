@@ -12,7 +12,9 @@ from app.auth.principals import Principal, PrincipalKind
 from app.auth.service import authenticate
 from app.errors import Forbidden, Unauthorized
 
-_bearer = HTTPBearer(auto_error=False, description="API key (prk_…), device token (prd_…) or admin token")
+_bearer = HTTPBearer(
+    auto_error=False, description="API key (prk_…), device token (prd_…) or admin token"
+)
 
 
 async def current_principal(

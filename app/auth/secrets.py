@@ -11,7 +11,7 @@ import hmac
 import secrets
 
 API_KEY_PREFIX = "prk_"
-DEVICE_TOKEN_PREFIX = "prd_"
+DEVICE_TOKEN_PREFIX = "prd_"  # noqa: S105 (a prefix, not a secret)
 SECRET_RANDOM_BYTES = 32  # 256 bits
 
 # Pairing codes: typed by people, so short, case-insensitive and free of look-alikes

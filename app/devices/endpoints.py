@@ -21,9 +21,7 @@ from app.schemas_common import ItemList
 router = APIRouter(prefix="/v1", tags=["devices"], responses=ERROR_RESPONSES)
 
 
-@router.post(
-    "/pairing-codes", status_code=status.HTTP_201_CREATED, response_model=PairingCodeOut
-)
+@router.post("/pairing-codes", status_code=status.HTTP_201_CREATED, response_model=PairingCodeOut)
 async def create_pairing_code(
     body: PairingCodeCreate, principal: Manager, db: Db, settings: AppSettings
 ) -> PairingCodeOut:

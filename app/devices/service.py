@@ -42,7 +42,9 @@ async def create_pairing_code(
 
 async def pair(tx: Tx, code: str, name: str) -> tuple[Device, str]:
     now = utcnow()
-    pairing = await repository.consume_pairing_code(tx, hash_secret(normalize_pairing_code(code)), now)
+    pairing = await repository.consume_pairing_code(
+        tx, hash_secret(normalize_pairing_code(code)), now
+    )
     if pairing is None:
         raise InvalidPairingCode()
     token = new_device_token()

@@ -56,9 +56,7 @@ async def get_station(
     return (await tx.session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_stations(
-    tx: Tx, tenant_id: uuid.UUID, location_id: uuid.UUID
-) -> Sequence[Station]:
+async def list_stations(tx: Tx, tenant_id: uuid.UUID, location_id: uuid.UUID) -> Sequence[Station]:
     stmt = (
         select(Station)
         .where(Station.tenant_id == tenant_id, Station.location_id == location_id)

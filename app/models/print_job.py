@@ -44,9 +44,7 @@ class PrintJob(Base):
     drawer_pulse: Mapped[bool] = mapped_column(Boolean, default=False)
     claimed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id"), default=None)
     epoch: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    reprint_of: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("print_jobs.id"), default=None
-    )
+    reprint_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("print_jobs.id"), default=None)
     error: Mapped[str | None] = mapped_column(String(200), default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
     # SHA-256 of the canonical request, to tell a retry from a conflicting reuse of a key.

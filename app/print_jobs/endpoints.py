@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
@@ -17,7 +17,9 @@ from app.schemas_common import ItemList, Output
 
 router = APIRouter(prefix="/v1/print-jobs", tags=["print-jobs"], responses=ERROR_RESPONSES)
 
-CONFLICT = {409: {"model": ErrorBody, "description": "already_claimed | stale_epoch | invalid_transition"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "already_claimed | stale_epoch | invalid_transition"}
+}
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 
 

@@ -86,9 +86,7 @@ async def get_job_for_device(
 
 
 async def get_by_idempotency_key(tx: Tx, tenant_id: uuid.UUID, key: str) -> PrintJob | None:
-    stmt = select(PrintJob).where(
-        PrintJob.tenant_id == tenant_id, PrintJob.idempotency_key == key
-    )
+    stmt = select(PrintJob).where(PrintJob.tenant_id == tenant_id, PrintJob.idempotency_key == key)
     return (await tx.session.execute(stmt)).scalar_one_or_none()
 
 
@@ -124,7 +122,9 @@ async def device_epoch(tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID) -> in
     return (await tx.session.execute(stmt)).scalar_one_or_none()
 
 
-async def _update_returning(tx: Tx, where: Iterable[ColumnElement[bool]], values: dict[str, Any]) -> Sequence[PrintJob]:
+async def _update_returning(
+    tx: Tx, where: Iterable[ColumnElement[bool]], values: dict[str, Any]
+) -> Sequence[PrintJob]:
     stmt = (
         update(PrintJob)
         .where(*where)

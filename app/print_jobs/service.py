@@ -40,7 +40,9 @@ def _change(
     error: str | None = None,
 ) -> StatusChange:
     actor_kind, actor_id = principal.actor
-    return StatusChange(job.id, job.tenant_id, from_status, job.status, actor_kind, actor_id, at, error)
+    return StatusChange(
+        job.id, job.tenant_id, from_status, job.status, actor_kind, actor_id, at, error
+    )
 
 
 def request_fingerprint(body: JobCreate) -> bytes:
@@ -142,7 +144,9 @@ async def cancel(tx: Tx, principal: Principal, job_id: uuid.UUID) -> PrintJob:
     job = await repository.cancel(tx, principal.tenant, job_id, now)
     if job is None:
         current = await get(tx, principal, job_id)
-        raise InvalidTransition(f"Only a pending job can be canceled; this one is {current.status}.")
+        raise InvalidTransition(
+            f"Only a pending job can be canceled; this one is {current.status}."
+        )
     await repository.record_changes(tx, [_change(principal, job, JobStatus.PENDING, now)])
     return job
 

@@ -20,7 +20,9 @@ async def add_tenant(tx: Tx, name: str) -> Tenant:
 async def add_api_key(
     tx: Tx, tenant_id: uuid.UUID, name: str, role: ApiKeyRole, secret_hash: bytes
 ) -> ApiKey:
-    key = ApiKey(id=uuid.uuid4(), tenant_id=tenant_id, name=name, role=role, secret_hash=secret_hash)
+    key = ApiKey(
+        id=uuid.uuid4(), tenant_id=tenant_id, name=name, role=role, secret_hash=secret_hash
+    )
     tx.session.add(key)
     await tx.session.flush()
     return key
