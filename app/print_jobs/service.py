@@ -120,7 +120,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, job_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created), uuid.UUID(job_id)
+        created_at = datetime.fromisoformat(created)
+        if created_at.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return created_at, uuid.UUID(job_id)
     except (ValueError, TypeError, binascii.Error) as exc:
         raise ValidationFailed("cursor: not a cursor this API returned") from exc
 

@@ -237,15 +237,17 @@ async def test_racing_bridges_get_exactly_one_winner_per_job(world: World) -> No
     responses = await asyncio.gather(*(world.claim(b, job_id) for job_id, b in attempts))
 
     winners: dict[str, list[str]] = {job_id: [] for job_id in jobs}
+    won: dict[str, list[dict[str, Any]]] = {job_id: [] for job_id in jobs}
     losses: Counter[str] = Counter()
     for (job_id, bridge), r in zip(attempts, responses, strict=True):
         if r.status_code == 200:
             winners[job_id].append(bridge.id)
+            won[job_id].append(r.json())
         else:
             assert_error(r, 409, "already_claimed")
             losses[job_id] += 1
     for job_id in jobs:
-        assert len(winners[job_id]) == 1, (job_id, winners[job_id])
+        assert len(winners[job_id]) == 1, (winners[job_id], won[job_id])
         assert losses[job_id] == 7
         final = await _get(world, tenant, job_id)
         assert final["status"] == "sent" and final["claimed_by"] == winners[job_id][0]

@@ -174,10 +174,12 @@ async def test_device_lists_only_jobs_in_its_scope(world: World) -> None:
     assert await seen(far_bridge) == [j_far]
 
     async def get(device: Device, job_id: str) -> int:
-        return (await world.client.get(f"/v1/print-jobs/{job_id}", headers=device.headers)).status_code  # fmt: skip
+        r = await world.client.get(f"/v1/print-jobs/{job_id}", headers=device.headers)
+        return r.status_code
 
     assert await get(bridge_s1, j_s1) == 200
-    for device, job_id in [(bridge_s1, j_s2), (bridge_s1, j_loc), (loc_bridge, j_s1), (far_bridge, j_loc)]:  # fmt: skip
+    hidden = [(bridge_s1, j_s2), (bridge_s1, j_loc), (loc_bridge, j_s1), (far_bridge, j_loc)]
+    for device, job_id in hidden:
         r = await world.client.get(f"/v1/print-jobs/{job_id}", headers=device.headers)
         assert_error(r, 404, "not_found")
 

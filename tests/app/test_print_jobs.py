@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,10 +14,9 @@ import pytest
 
 from tests.world import DOCUMENT, Tenant, World, assert_error, bearer
 
-JOB_FIELDS = {
-    "id", "location_id", "station_id", "status", "document", "raw", "copies", "drawer_pulse",
-    "claimed_by", "epoch", "reprint_of", "error", "created_at", "updated_at", "expires_at",
-}  # fmt: skip
+JOB_FIELDS = {"id", "location_id", "station_id", "status", "document", "raw", "copies"}
+JOB_FIELDS |= {"drawer_pulse", "claimed_by", "epoch", "reprint_of", "error"}
+JOB_FIELDS |= {"created_at", "updated_at", "expires_at"}
 RAW_BYTES = b"\x1b@HELLO\n\x00\xff\x1dV\x00"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
 
@@ -57,9 +58,10 @@ async def test_document_job_has_the_contract_shape_and_defaults(world: World) ->
     assert job["location_id"] == location and job["station_id"] == station
     assert job["status"] == "pending"
     assert job["document"]["blocks"][0] == {
-        "type": "text", "text": "COCINA", "align": "center", "bold": True,
-        "underline": False, "size": "normal",
-    }  # fmt: skip
+        **DOCUMENT["blocks"][0],
+        "underline": False,
+        "size": "normal",
+    }
     assert [b["type"] for b in job["document"]["blocks"]] == ["text", "row", "cut"]
     assert job["raw"] is None
     assert job["copies"] == 1 and job["drawer_pulse"] is False
@@ -103,30 +105,35 @@ async def test_raw_job_is_stored_canonical_and_options_are_honoured(world: World
     assert base64.b64decode(got.json()["raw"]["data"]) == RAW_BYTES
 
 
+def _blocks(*blocks: dict[str, Any]) -> dict[str, Any]:
+    return {"document": {"blocks": list(blocks)}}
+
+
+GIF = base64.b64encode(b"GIF89a\x01\x00\x01\x00").decode()
+RAW_A = {"encoding": "base64", "data": "QQ=="}
+
+
 @pytest.mark.parametrize(
     "change",
     [
-        pytest.param({"document": DOCUMENT, "raw": {"encoding": "base64", "data": "QQ=="}}, id="both"),
+        pytest.param({"document": DOCUMENT, "raw": RAW_A}, id="both"),
         pytest.param({}, id="neither"),
-        pytest.param({"document": {"blocks": [{"type": "marquee"}]}}, id="unknown-block"),
+        pytest.param({"document": None, "raw": None}, id="both-null"),
+        pytest.param(_blocks({"type": "marquee"}), id="unknown-block"),
         pytest.param(
-            {"document": {"blocks": [{"type": "barcode", "data": "12345678901A", "symbology": "EAN13"}]}},
+            _blocks({"type": "barcode", "data": "12345678901A", "symbology": "EAN13"}),
             id="ean13-letters",
         ),
         pytest.param({"raw": {"encoding": "base64", "data": "not base64!"}}, id="bad-base64"),
-        pytest.param({"raw": {"encoding": "hex", "data": "1b40"}}, id="raw-not-base64-encoding"),
-        pytest.param(
-            {"document": {"blocks": [{"type": "image", "png_base64": base64.b64encode(b"GIF89a....").decode()}]}},
-            id="image-not-png",
-        ),
+        pytest.param({"raw": {"encoding": "hex", "data": "1b40"}}, id="raw-encoding-hex"),
+        pytest.param(_blocks({"type": "image", "png_base64": GIF}), id="image-not-png"),
         pytest.param({"document": DOCUMENT, "copies": 0}, id="copies-0"),
         pytest.param({"document": DOCUMENT, "priority": "high"}, id="unknown-field"),
         pytest.param(
-            {"document": {"blocks": [{"type": "text", "text": "x", "colour": "red"}]}},
-            id="unknown-block-field",
+            _blocks({"type": "text", "text": "x", "colour": "red"}), id="unknown-block-field"
         ),
     ],
-)  # fmt: skip
+)
 async def test_invalid_submission_is_422_and_creates_nothing(
     world: World, change: dict[str, Any]
 ) -> None:
@@ -247,23 +254,15 @@ async def test_concurrent_submits_with_one_key_make_one_job(world: World) -> Non
 async def test_get_job_is_tenant_scoped_and_validates_the_id(world: World) -> None:
     tenant, other = await world.tenant("A"), await world.tenant("B")
     job = await tenant.job(await tenant.location())
-    assert_error(
-        await world.client.get(f"/v1/print-jobs/{job['id']}", headers=other.manager),
-        404,
-        "not_found",
-    )
-    assert_error(
-        await world.client.get(f"/v1/print-jobs/{uuid.uuid4()}", headers=tenant.manager),
-        404,
-        "not_found",
-    )
-    assert_error(
-        await world.client.get("/v1/print-jobs/not-a-uuid", headers=tenant.manager),
-        422,
-        "validation_error",
-    )
-    assert_error(await world.client.get(f"/v1/print-jobs/{job['id']}"), 401, "unauthorized")
-    assert (await world.client.get(f"/v1/print-jobs/{job['id']}", headers=tenant.pos)).status_code == 200  # fmt: skip
+    url = f"/v1/print-jobs/{job['id']}"
+    assert_error(await world.client.get(url, headers=other.manager), 404, "not_found")
+    r = await world.client.get(f"/v1/print-jobs/{uuid.uuid4()}", headers=tenant.manager)
+    assert_error(r, 404, "not_found")
+    r = await world.client.get("/v1/print-jobs/not-a-uuid", headers=tenant.manager)
+    assert_error(r, 422, "validation_error")
+    assert_error(await world.client.get(url), 401, "unauthorized")
+    r = await world.client.get(url, headers=tenant.pos)
+    assert r.status_code == 200 and r.json() == job
 
 
 # --- cancel -----------------------------------------------------------------------------------
@@ -375,17 +374,16 @@ async def test_events_record_every_status_change_with_its_actor(world: World) ->
 async def test_body_over_one_mebibyte_is_413(world: World) -> None:
     tenant = await world.tenant()
     location = await tenant.location()
-    body = (
-        b'{"location_id": "' + location.encode() + b'", "raw": {"encoding": "base64", "data": "'
-        + b"A" * (1024 * 1024 + 4) + b'"}}'
-    )  # fmt: skip
+    data = "A" * (1024 * 1024 + 4)
+    body = json.dumps({"location_id": location, "raw": {"encoding": "base64", "data": data}})
     headers = {**tenant.pos, "Content-Type": "application/json"}
     r = await world.client.post("/v1/print-jobs", content=body, headers=headers)
     assert_error(r, 413, "payload_too_large")
 
-    async def chunks() -> Any:  # no Content-Length: the cap must hold on the bytes read
-        for start in range(0, len(body), 64 * 1024):
-            yield body[start : start + 64 * 1024]
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the cap holds on bytes read
+        encoded = body.encode()
+        for start in range(0, len(encoded), 64 * 1024):
+            yield encoded[start : start + 64 * 1024]
 
     r = await world.client.post("/v1/print-jobs", content=chunks(), headers=headers)
     assert_error(r, 413, "payload_too_large")

@@ -60,7 +60,7 @@ async def test_silent_claim_becomes_unconfirmed_and_is_not_offered_again(world: 
 
     # Inside the lease nothing moves.
     soon = datetime.now().astimezone() + timedelta(seconds=lease_s - 5)
-    assert (await _sweeper(world).run_once(now=soon))[1] == 0
+    await _sweeper(world).run_once(now=soon)  # the sweep is global: other tests' jobs may move
     assert await _status(world, job, tenant.manager) == "sent"
 
     past = datetime.now().astimezone() + timedelta(seconds=lease_s + 1)

@@ -40,13 +40,13 @@ def test_state_machine_matches_the_contract() -> None:
         JobStatus.FAILED,
         JobStatus.UNCONFIRMED,
     }
-    assert TERMINAL_STATUSES == {
+    assert {
         JobStatus.PRINTED,
         JobStatus.FAILED,
         JobStatus.UNCONFIRMED,
         JobStatus.EXPIRED,
         JobStatus.CANCELED,
-    }
+    } == TERMINAL_STATUSES
     assert not can_transition(JobStatus.UNCONFIRMED, JobStatus.SENT)  # never re-sent by itself
     assert not can_transition(JobStatus.PRINTED, JobStatus.PENDING)
     assert sources_of(JobStatus.UNCONFIRMED) == {JobStatus.SENT}
