@@ -37,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.db import migrate
-    from app.main import create_app
+    from app.main import create_asgi_app
 
     settings = Settings()
     if settings.env is Environment.DEVELOPMENT and settings.admin_token is None:
@@ -58,7 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
     migrate.upgrade(settings.database_url)
     log.info("database migrated; serving on http://%s:%d", args.host, args.port)
     uvicorn.run(
-        create_app(settings),
+        create_asgi_app(settings),
         host=args.host,
         port=args.port,
         log_level=args.log_level,

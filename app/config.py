@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     pairing_rate_window_s: float = Field(default=60.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     job_default_expires_in_s: int = Field(default=900, gt=0)
+    # Owner lock of a bridge socket; the bridge's heartbeat (every 30 s) renews it.
+    owner_lock_ttl_s: float = Field(default=60.0, gt=0)
+    # Browser origins allowed to open sockets (web bridges, POS pages); comma-separated.
+    # Unset: any origin in development, same-origin only otherwise. Non-browser clients
+    # (the agent) send no Origin and are not affected.
+    socket_allowed_origins: str | None = None
+
+    def socket_origins(self) -> str | list[str] | None:
+        if self.socket_allowed_origins:
+            return [o.strip() for o in self.socket_allowed_origins.split(",") if o.strip()]
+        return "*" if self.env is Environment.DEVELOPMENT else None
 
     @model_validator(mode="after")
     def _blank_is_unset(self) -> Settings:

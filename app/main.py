@@ -1,4 +1,5 @@
-"""create_app(): one ASGI app; its lifespan owns the engine and the background sweeper."""
+"""create_app(): REST and Socket.IO as one ASGI app; its lifespan owns the engine, Redis, the
+owner locks, the control bus and the sweeper."""
 
 from __future__ import annotations
 
@@ -6,37 +7,71 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import socketio
 from fastapi import FastAPI
 
 from app.body_limit import BodySizeLimit
 from app.config import Settings
+from app.coordination.bus import ControlBus, InMemoryBus, RedisBus
+from app.coordination.owner_lock import InMemoryOwnerLocks, OwnerLocks, RedisOwnerLocks
 from app.coordination.rate_limit import InMemoryRateLimiter
 from app.db import Database
 from app.devices.endpoints import router as devices_router
 from app.errors import install_error_handlers
 from app.locations.endpoints import router as locations_router
 from app.print_jobs.endpoints import router as print_jobs_router
+from app.realtime.server import Realtime
 from app.schemas_common import Output
 from app.sweeper import Sweeper
 from app.tenants.endpoints import router as tenants_router
+
+SOCKETIO_CHANNEL = "printrelay:socketio"
 
 
 class Health(Output):
     status: str
 
 
+def _socket_server(settings: Settings) -> socketio.AsyncServer:
+    manager = None
+    if settings.redis_url:
+        # Rooms and emits shared by every server process.
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel=SOCKETIO_CHANNEL)
+    return socketio.AsyncServer(
+        async_mode="asgi",
+        client_manager=manager,
+        cors_allowed_origins=settings.socket_origins(),
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def _coordination(settings: Settings) -> tuple[Any, OwnerLocks, ControlBus]:
+    if not settings.redis_url:
+        return None, InMemoryOwnerLocks(), InMemoryBus()
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(settings.redis_url)
+    return redis, RedisOwnerLocks(redis), RedisBus(redis)
+
+
 def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) -> FastAPI:
     settings = settings or Settings()
     settings.check_startable()
+    sio = _socket_server(settings)
+    realtime = Realtime(sio, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database.from_url(settings.async_database_url)
+        redis, locks, bus = _coordination(settings)
+        db = Database.from_url(settings.async_database_url, event_sink=realtime.publisher.publish)
         app.state.db = db
+        await realtime.start(db, locks, bus)
         sweeper_task = None
         if run_sweeper:
-            sweeper = Sweeper(db, settings.sweep_interval_s)
+            sweeper = Sweeper(db, settings.sweep_interval_s, settings.owner_lock_ttl_s)
             sweeper_task = asyncio.create_task(sweeper.run_forever(), name="sweeper")
         try:
             yield
@@ -45,6 +80,10 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
                 sweeper_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper_task
+            await bus.close()
+            await locks.close()
+            if redis is not None:
+                await redis.aclose()
             await db.dispose()
 
     app = FastAPI(
@@ -54,6 +93,8 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.sio = sio
+    app.state.realtime = realtime
     app.state.pairing_limiter = InMemoryRateLimiter(
         settings.pairing_rate_limit, settings.pairing_rate_window_s
     )
@@ -67,3 +108,10 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def create_asgi_app(settings: Settings | None = None) -> socketio.ASGIApp:
+    """What `printrelay serve` runs: Socket.IO at /socket.io, everything else to FastAPI
+    (lifespan included)."""
+    app = create_app(settings)
+    return socketio.ASGIApp(app.state.sio, other_asgi_app=app, socketio_path="socket.io")

@@ -11,21 +11,30 @@ import logging
 from datetime import datetime
 
 from app.db import Database, utcnow
+from app.devices import service as devices
 from app.print_jobs import service
 
 log = logging.getLogger(__name__)
 
 
 class Sweeper:
-    def __init__(self, db: Database, interval_s: float):
+    def __init__(self, db: Database, interval_s: float, device_silence_s: float = 60.0):
         self.db = db
         self.interval_s = interval_s
+        self.device_silence_s = device_silence_s
 
     async def run_once(self, now: datetime | None = None) -> tuple[int, int]:
         async with self.db.transaction() as tx:
             expired, unconfirmed = await service.sweep(tx, now or utcnow())
-        if expired or unconfirmed:
-            log.info("sweep: %d expired, %d unconfirmed", len(expired), len(unconfirmed))
+            # Devices whose server died holding them: no heartbeat for a lock lifetime.
+            went_offline = await devices.offline_if_silent(tx, self.device_silence_s)
+        if expired or unconfirmed or went_offline:
+            log.info(
+                "sweep: %d expired, %d unconfirmed, %d devices offline",
+                len(expired),
+                len(unconfirmed),
+                went_offline,
+            )
         return len(expired), len(unconfirmed)
 
     async def run_forever(self) -> None:

@@ -1,14 +1,15 @@
 """Engines and the unit of work.
 
 The boundary (a REST endpoint, a socket handler, the sweeper) opens a transaction with
-``Database.transaction()``; services receive the ``Tx`` and never commit. Work that must
-happen only once the data is durable (socket emits) is queued with ``Tx.after_commit``.
+``Database.transaction()``; services receive the ``Tx`` and never commit. What they change is
+recorded with ``Tx.publish(event)`` and handed to the event sink only after the commit, so a
+socket never announces data another reader could not yet see (or that was rolled back).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,15 +27,18 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
+EventSink = Callable[[Sequence[Any]], Awaitable[None]]
+
+
 @dataclass
 class Tx:
-    """A session inside one transaction, plus the work to run after it commits."""
+    """A session inside one transaction, plus the events to publish after it commits."""
 
     session: AsyncSession
-    _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
 
-    def after_commit(self, fn: Callable[[], Awaitable[None]]) -> None:
-        self._after_commit.append(fn)
+    def publish(self, event: Any) -> None:
+        self.events.append(event)
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -67,13 +71,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, event_sink: EventSink | None = None):
         self.engine = engine
+        self.event_sink = event_sink
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        return cls(create_engine(url))
+    def from_url(cls, url: str, event_sink: EventSink | None = None) -> Database:
+        return cls(create_engine(url), event_sink)
 
     @property
     def dialect(self) -> str:
@@ -81,16 +86,16 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """Commit on success, roll back on error, then run the after-commit hooks."""
+        """Commit on success, roll back on error; after a commit, publish the events."""
         async with self._sessions() as session:
             tx = Tx(session)
             async with session.begin():
                 yield tx
-        for hook in tx._after_commit:
+        if tx.events and self.event_sink is not None:
             try:
-                await hook()
-            except Exception:
-                log.exception("after-commit hook failed")
+                await self.event_sink(tx.events)
+            except Exception:  # the data is committed; a lost notice is healed by reconciliation
+                log.exception("publishing %d events failed", len(tx.events))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from app.db import Tx
 from app.models import Device, DeviceKind, PairingCode
@@ -93,6 +93,72 @@ async def revoke_device(
         .returning(Device)
         .execution_options(synchronize_session=False)
     )
+    return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+async def take_ownership(
+    tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID, epoch: int, now: datetime
+) -> tuple[Device, bool] | None:
+    """Raise the device's epoch to ``epoch`` (never lower it) and mark it online.
+
+    Returns the device and whether it was offline before, or None once it is unpaired.
+    """
+    was_online = (
+        await tx.session.execute(
+            select(Device.online).where(
+                Device.id == device_id, Device.tenant_id == tenant_id, Device.revoked_at.is_(None)
+            )
+        )
+    ).scalar_one_or_none()
+    if was_online is None:
+        return None
+    stmt = (
+        update(Device)
+        .where(Device.id == device_id, Device.tenant_id == tenant_id, Device.revoked_at.is_(None))
+        .values(
+            epoch=case((Device.epoch < epoch, epoch), else_=Device.epoch),
+            online=True,
+            last_seen_at=now,
+        )
+        .returning(Device)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    device = (await tx.session.execute(stmt)).scalar_one_or_none()
+    return (device, not was_online) if device is not None else None
+
+
+async def go_offline(tx: Tx, device_id: uuid.UUID, now: datetime) -> Device | None:
+    """Mark an online device offline; None when it already was."""
+    stmt = (
+        update(Device)
+        .where(Device.id == device_id, Device.online.is_(True))
+        .values(online=False, last_seen_at=now)
+        .returning(Device)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+async def touch(tx: Tx, device_id: uuid.UUID, now: datetime) -> None:
+    await tx.session.execute(update(Device).where(Device.id == device_id).values(last_seen_at=now))
+
+
+async def offline_if_silent(tx: Tx, cutoff: datetime, now: datetime) -> Sequence[Device]:
+    """Devices marked online whose owner socket has not been heard from since ``cutoff``
+    (their server died without saying so) become offline."""
+    stmt = (
+        update(Device)
+        .where(Device.online.is_(True), Device.last_seen_at < cutoff)
+        .values(online=False)
+        .returning(Device)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return (await tx.session.execute(stmt)).scalars().all()
+
+
+async def device_by_token_hash_any(tx: Tx, token_hash: bytes) -> Device | None:
+    """Revoked devices included: the socket layer tells ``revoked`` from ``unauthorized``."""
+    stmt = select(Device).where(Device.token_hash == token_hash)
     return (await tx.session.execute(stmt)).scalar_one_or_none()
 
 

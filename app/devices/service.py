@@ -9,6 +9,7 @@ from app.auth.secrets import hash_secret, new_device_token, new_pairing_code, no
 from app.db import Tx, utcnow
 from app.devices import repository
 from app.errors import InvalidPairingCode, NotFound
+from app.events import DeviceStatusChanged, DeviceUnpaired
 from app.locations.service import require_location, require_station
 from app.models import Device, DeviceKind, PairingCode
 from app.print_jobs.service import release_jobs_of_unpaired_device
@@ -84,6 +85,7 @@ async def unpair(tx: Tx, principal: Principal, device_id: uuid.UUID) -> Device:
     if device is None:
         raise NotFound("Device not found.")
     await release_jobs_of_unpaired_device(tx, principal, device.id)
+    tx.publish(DeviceUnpaired(device.id, device.location_id, device.station_id))
     return device
 
 
@@ -94,3 +96,39 @@ async def set_epoch(tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID, epoch: i
 
 async def set_online(tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID, online: bool) -> None:
     await repository.set_online(tx, tenant_id, device_id, online, utcnow())
+
+
+async def take_ownership(
+    tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID, epoch: int
+) -> Device | None:
+    """A socket became the device's owner at ``epoch``: store the epoch, mark it online."""
+    taken = await repository.take_ownership(tx, tenant_id, device_id, epoch, utcnow())
+    if taken is None:
+        return None
+    device, came_online = taken
+    if came_online:
+        tx.publish(_status(device))
+    return device
+
+
+async def lose_ownership(tx: Tx, device_id: uuid.UUID) -> None:
+    """The owner socket went away (its lock released): the device is offline."""
+    device = await repository.go_offline(tx, device_id, utcnow())
+    if device is not None:
+        tx.publish(_status(device))
+
+
+async def heard_from(tx: Tx, device_id: uuid.UUID) -> None:
+    await repository.touch(tx, device_id, utcnow())
+
+
+async def offline_if_silent(tx: Tx, silent_for_s: float) -> int:
+    now = utcnow()
+    devices = await repository.offline_if_silent(tx, now - timedelta(seconds=silent_for_s), now)
+    for device in devices:
+        tx.publish(_status(device))
+    return len(devices)
+
+
+def _status(device: Device) -> DeviceStatusChanged:
+    return DeviceStatusChanged(device.id, device.location_id, device.station_id, device.online)

@@ -23,6 +23,7 @@ from app.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from app.events import JobChanged
 from app.locations.service import require_location, require_station
 from app.models import ActorKind, JobEvent, JobStatus, PrintJob
 from app.print_jobs import repository
@@ -92,6 +93,7 @@ async def submit(
             raise
         return _replay(existing, fingerprint), False
     await repository.record_changes(tx, [_change(principal, job, None, now)])
+    tx.publish(JobChanged(job, created=True))
     return job, True
 
 
@@ -151,6 +153,7 @@ async def cancel(tx: Tx, principal: Principal, job_id: uuid.UUID) -> PrintJob:
             f"Only a pending job can be canceled; this one is {current.status}."
         )
     await repository.record_changes(tx, [_change(principal, job, JobStatus.PENDING, now)])
+    tx.publish(JobChanged(job))
     return job
 
 
@@ -175,6 +178,7 @@ async def reprint(tx: Tx, principal: Principal, job_id: uuid.UUID) -> PrintJob:
     )
     await repository.insert_job(tx, job)
     await repository.record_changes(tx, [_change(principal, job, None, now)])
+    tx.publish(JobChanged(job, created=True))
     return job
 
 
@@ -198,6 +202,7 @@ async def update_from_device(
     if job is not None:
         change = _change(principal, job, from_status, now, body.error)
         await repository.record_changes(tx, [change])
+        tx.publish(JobChanged(job))
         return job
     return await _explain_refusal(tx, principal, device, job_id, body, now)
 
@@ -237,6 +242,8 @@ async def release_jobs_of_unpaired_device(
     now = utcnow()
     jobs = await repository.unconfirm_claimed_by(tx, principal.tenant, device_id, now)
     await repository.record_changes(tx, [_change(principal, j, JobStatus.SENT, now) for j in jobs])
+    for job in jobs:
+        tx.publish(JobChanged(job))
     return jobs
 
 
@@ -252,6 +259,8 @@ async def sweep(tx: Tx, now: datetime) -> tuple[Sequence[PrintJob], Sequence[Pri
         for j in unconfirmed
     ]
     await repository.record_changes(tx, changes)
+    for job in (*expired, *unconfirmed):
+        tx.publish(JobChanged(job))
     return expired, unconfirmed
 
 

@@ -58,7 +58,9 @@ async def _setup(c: httpx.AsyncClient) -> tuple[str, list[str], list[str]]:
 
 async def test_exactly_one_winner_per_job(postgres_url: str, tmp_path: Path) -> None:
     with running_server(postgres_url, cwd=tmp_path) as base_url:
-        limits = httpx.Limits(max_connections=64)
+        # Idle connections are dropped by the client before uvicorn's 5 s keep-alive would close
+        # them under it (a reused, server-closed connection is a ReadError, not a claim result).
+        limits = httpx.Limits(max_connections=64, keepalive_expiry=1.0)
         async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as c:
             manager_secret, tokens, job_ids = await _setup(c)
             winners: dict[str, list[str]] = defaultdict(list)

@@ -1,0 +1,59 @@
+"""Payloads of the bridge → server events, validated like REST bodies."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from app.errors import AppError
+from app.models import JobStatus
+from app.schemas_common import Input
+
+
+class PrinterState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    PAPER_LOW = "paper_low"
+    PAPER_OUT = "paper_out"
+    COVER_OPEN = "cover_open"
+    ERROR = "error"
+
+
+class ClaimMessage(Input):
+    id: uuid.UUID
+    epoch: int = Field(ge=0)
+
+
+class ReportMessage(Input):
+    id: uuid.UUID
+    epoch: int = Field(ge=0)
+    status: Literal[JobStatus.PRINTED, JobStatus.FAILED]
+    error: str | None = Field(default=None, max_length=200)
+
+
+class PrinterStatusMessage(Input):
+    printer: str = Field(min_length=1, max_length=100)
+    state: PrinterState
+
+
+class SubscribeMessage(Input):
+    location_id: uuid.UUID
+
+
+def error_ack(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def ack_for(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, AppError):
+        return error_ack(exc.code, exc.message)
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        if not errors:
+            return error_ack("validation_error", "payload: invalid")
+        where = ".".join(str(p) for p in errors[0]["loc"])
+        return error_ack("validation_error", f"{where or 'payload'}: {errors[0]['msg']}")
+    raise exc

@@ -1,0 +1,123 @@
+"""Domain events in, socket emits out (after the commit that made them true)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import socketio
+from sqlalchemy import exists, select
+
+from app.auth.principals import DeviceScope, Principal, PrincipalKind
+from app.coordination.bus import ControlBus
+from app.events import DeviceStatusChanged, DeviceUnpaired, JobChanged
+from app.models import Device, JobStatus, PrintJob
+from app.print_jobs import service as jobs
+from app.print_jobs.repository import JobFilter
+from app.print_jobs.schemas import JobOut
+from app.realtime import rooms
+
+if TYPE_CHECKING:
+    from app.realtime.server import Realtime
+
+log = logging.getLogger(__name__)
+
+UNPAIRED = "device.unpaired"
+
+
+class Publisher:
+    def __init__(self, sio: socketio.AsyncServer, realtime: Realtime) -> None:
+        self.sio = sio
+        self.realtime = realtime
+        self.bus: ControlBus | None = None
+
+    async def publish(self, events: Sequence[Any]) -> None:
+        for event in events:
+            match event:
+                case JobChanged(job=job, created=created):
+                    await self._job_changed(job, created)
+                case DeviceStatusChanged():
+                    await self._device_status(
+                        event.device_id, event.location_id, event.station_id, event.online
+                    )
+                case DeviceUnpaired():
+                    await self._device_status(
+                        event.device_id, event.location_id, event.station_id, False
+                    )
+                    assert self.bus is not None
+                    await self.bus.publish({"type": UNPAIRED, "device_id": str(event.device_id)})
+
+    async def _job_changed(self, job: PrintJob, created: bool) -> None:
+        payload = JobOut.of(job).model_dump(mode="json")
+        await self.sio.emit("print_job.updated", payload, room=rooms.watch_room(job.location_id))
+        if created and job.status is JobStatus.PENDING:
+            await self.sio.emit("print_job.new", payload, room=await self._route(job))
+
+    async def _route(self, job: PrintJob) -> str:
+        """A station's job goes to its station bridge while one is online, else to the
+        location bridges; a location job goes to the location bridges."""
+        if job.station_id is not None and await self._station_has_online_bridge(job.station_id):
+            return rooms.station_room(job.station_id)
+        return rooms.location_room(job.location_id)
+
+    async def _station_has_online_bridge(self, station_id: uuid.UUID) -> bool:
+        stmt = select(
+            exists().where(
+                Device.station_id == station_id,
+                Device.online.is_(True),
+                Device.revoked_at.is_(None),
+            )
+        )
+        async with self.realtime.db.transaction() as tx:
+            return bool((await tx.session.execute(stmt)).scalar())
+
+    async def _device_status(
+        self,
+        device_id: uuid.UUID,
+        location_id: uuid.UUID,
+        station_id: uuid.UUID | None,
+        online: bool,
+    ) -> None:
+        payload = {
+            "device_id": str(device_id),
+            "online": online,
+            "station_id": str(station_id) if station_id else None,
+        }
+        await self.sio.emit("device.status", payload, room=rooms.watch_room(location_id))
+
+    async def printer_status(self, device: DeviceScope, printer: str, state: str) -> None:
+        payload = {"device_id": str(device.id), "printer": printer, "state": state}
+        await self.sio.emit("printer.status", payload, room=rooms.watch_room(device.location_id))
+
+    async def offer_station_backlog_to_location(
+        self, principal: Principal, device: DeviceScope
+    ) -> None:
+        """A station lost its bridge: its pending jobs now belong to the location bridges."""
+        assert device.station_id is not None
+        if await self._station_has_online_bridge(device.station_id):
+            return
+        filters = JobFilter(
+            location_id=device.location_id, station_id=device.station_id, status=JobStatus.PENDING
+        )
+        manager_view = Principal(kind=PrincipalKind.MANAGER, tenant_id=principal.tenant)
+        cursor: str | None = None
+        room = rooms.location_room(device.location_id)
+        while True:
+            async with self.realtime.db.transaction() as tx:
+                page, cursor = await jobs.list_jobs(tx, manager_view, filters, cursor, 200)
+            for job in page:
+                await self.sio.emit(
+                    "print_job.new", JobOut.of(job).model_dump(mode="json"), room=room
+                )
+            if cursor is None:
+                return
+
+    async def on_control(self, message: dict[str, Any]) -> None:
+        """Run in every server process: act on the sockets this process holds."""
+        if message.get("type") == UNPAIRED:
+            device_id = uuid.UUID(str(message["device_id"]))
+            for sid in self.realtime.local_sids_of(device_id):
+                await self.sio.emit(UNPAIRED, {"device_id": str(device_id)}, to=sid)
+                await self.sio.disconnect(sid)

@@ -1,0 +1,280 @@
+"""Socket.IO handlers: thin adapters over the same services as REST.
+
+Bridges authenticate with their device token, become the device's owner (owner lock + a new
+epoch), join their scope's room and receive the pending backlog. Watchers (POS, managers)
+authenticate with an API key and subscribe to locations of their own tenant.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import socketio
+
+from app.auth.principals import DeviceScope, Principal, PrincipalKind
+from app.auth.secrets import DEVICE_TOKEN_PREFIX, hash_secret
+from app.auth.service import authenticate
+from app.config import Settings
+from app.coordination.bus import ControlBus
+from app.coordination.owner_lock import OwnerLocks
+from app.db import Database
+from app.devices import repository as devices_repository
+from app.devices import service as devices
+from app.errors import AppError, Forbidden, Unauthorized
+from app.locations.service import require_location
+from app.models import JobStatus
+from app.print_jobs import repository as jobs_repository
+from app.print_jobs import service as jobs
+from app.print_jobs.repository import JobFilter
+from app.print_jobs.schemas import JobOut, JobUpdate
+from app.realtime import rooms
+from app.realtime.messages import (
+    ClaimMessage,
+    PrinterStatusMessage,
+    ReportMessage,
+    SubscribeMessage,
+    ack_for,
+    error_ack,
+)
+from app.realtime.publisher import Publisher
+from app.realtime.sessions import BridgeSocket, BridgeState, Session, WatcherSocket
+
+log = logging.getLogger(__name__)
+
+BACKLOG_PAGE = 200
+
+
+def refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+    # The client sees message == code and data == {code, message}.
+    return socketio.exceptions.ConnectionRefusedError(code, {"code": code, "message": message})
+
+
+class Realtime:
+    def __init__(self, sio: socketio.AsyncServer, settings: Settings) -> None:
+        self.sio = sio
+        self.settings = settings
+        self.sessions: dict[str, Session] = {}
+        self._db: Database | None = None
+        self._locks: OwnerLocks | None = None
+        self.publisher = Publisher(sio, self)
+        for event, handler in {
+            "connect": self.on_connect,
+            "disconnect": self.on_disconnect,
+            "take_over": self.on_take_over,
+            "heartbeat": self.on_heartbeat,
+            "print_job.claim": self.on_claim,
+            "print_job.report": self.on_report,
+            "printer.status": self.on_printer_status,
+            "subscribe": self.on_subscribe,
+        }.items():
+            sio.on(event, handler)
+
+    async def start(self, db: Database, locks: OwnerLocks, bus: ControlBus) -> None:
+        self._db, self._locks = db, locks
+        self.publisher.bus = bus
+        await bus.start(self.publisher.on_control)
+
+    @property
+    def db(self) -> Database:
+        assert self._db is not None, "realtime not started"
+        return self._db
+
+    @property
+    def locks(self) -> OwnerLocks:
+        assert self._locks is not None, "realtime not started"
+        return self._locks
+
+    # -- connection -------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        auth = auth if isinstance(auth, dict) else {}
+        token, api_key = auth.get("token"), auth.get("api_key")
+        if isinstance(token, str) and token.startswith(DEVICE_TOKEN_PREFIX):
+            await self._connect_bridge(sid, token)
+        elif isinstance(api_key, str):
+            await self._connect_watcher(sid, api_key)
+        else:
+            raise refuse("unauthorized", "Send auth {token} (bridge) or {api_key} (watcher).")
+
+    async def _connect_bridge(self, sid: str, token: str) -> None:
+        async with self.db.transaction() as tx:
+            device = await devices_repository.device_by_token_hash_any(tx, hash_secret(token))
+        if device is None:
+            raise refuse("unauthorized", "Unknown device token.")
+        if device.revoked_at is not None:
+            raise refuse("revoked", "This device was unpaired; pair it again.")
+        scope = DeviceScope(device.id, device.location_id, device.station_id)
+        principal = Principal(PrincipalKind.DEVICE, tenant_id=device.tenant_id, device=scope)
+        self.sessions[sid] = BridgeSocket(principal, scope)
+        await self.sio.enter_room(sid, rooms.device_room(device.id))
+        # Ownership is settled once the connection is accepted, so its events follow `connect`.
+        self.sio.start_background_task(self._become_owner_logged, sid)
+
+    async def _connect_watcher(self, sid: str, api_key: str) -> None:
+        try:
+            principal = await authenticate(self.db, api_key, admin_token=None)
+        except Unauthorized as exc:
+            raise refuse("unauthorized", exc.message) from exc
+        if principal.kind not in (PrincipalKind.MANAGER, PrincipalKind.POS):
+            raise refuse("unauthorized", "Watchers authenticate with an API key.")
+        self.sessions[sid] = WatcherSocket(principal)
+
+    async def on_disconnect(self, sid: str, *_: Any) -> None:
+        session = self.sessions.pop(sid, None)
+        if not isinstance(session, BridgeSocket) or session.holder is None:
+            return
+        device = session.device
+        # Only the holder can release; a superseded socket's release is a no-op.
+        if not await self.locks.release(str(device.id), session.holder):
+            return
+        async with self.db.transaction() as tx:
+            await devices.lose_ownership(tx, device.id)
+        if device.station_id is not None:
+            await self.publisher.offer_station_backlog_to_location(session.principal, device)
+
+    # -- ownership --------------------------------------------------------------------------
+
+    async def _become_owner_logged(self, sid: str) -> None:
+        try:
+            await self.become_owner(sid)
+        except Exception:
+            log.exception("taking ownership failed for %s", sid)
+
+    async def become_owner(self, sid: str) -> int | None:
+        """Take the owner lock with a new epoch, store it, join the room, send the backlog."""
+        session = self.sessions.get(sid)
+        if not isinstance(session, BridgeSocket):
+            return None
+        device = session.device
+        async with self.db.transaction() as tx:
+            floor = await jobs_repository.device_epoch(tx, session.principal.tenant, device.id)
+        if floor is None:
+            await self.sio.disconnect(sid)
+            return None
+        taken = await self.locks.take(str(device.id), sid, self.settings.owner_lock_ttl_s, floor)
+        async with self.db.transaction() as tx:
+            stored = await devices.take_ownership(
+                tx, session.principal.tenant, device.id, taken.holder.epoch
+            )
+        if stored is None:  # unpaired meanwhile
+            await self.locks.release(str(device.id), taken.holder)
+            await self.sio.disconnect(sid)
+            return None
+        session.holder, session.state = taken.holder, BridgeState.OWNER
+        room = rooms.bridge_room(device)
+        previous = taken.previous
+        if previous is not None and previous.sid != sid:
+            await self.sio.leave_room(previous.sid, room)
+            await self.sio.emit("superseded", {"device_id": str(device.id)}, to=previous.sid)
+            old = self.sessions.get(previous.sid)
+            if isinstance(old, BridgeSocket):
+                old.state = BridgeState.SUPERSEDED
+        await self.sio.enter_room(sid, room)
+        await self.sio.emit(
+            "bridge.owner", {"device_id": str(device.id), "epoch": taken.holder.epoch}, to=sid
+        )
+        await self._send_backlog(sid, session.principal)
+        return taken.holder.epoch
+
+    async def _send_backlog(self, sid: str, principal: Principal) -> None:
+        cursor: str | None = None
+        while True:
+            async with self.db.transaction() as tx:
+                page, cursor = await jobs.list_jobs(
+                    tx, principal, JobFilter(status=JobStatus.PENDING), cursor, BACKLOG_PAGE
+                )
+            for job in page:
+                await self.sio.emit("print_job.new", JobOut.of(job).model_dump(mode="json"), to=sid)
+            if cursor is None:
+                return
+
+    async def on_take_over(self, sid: str, *_: Any) -> dict[str, Any]:
+        epoch = await self.become_owner(sid)
+        if epoch is None:
+            return error_ack("forbidden", "Only a bridge socket can take over.")
+        return {"epoch": epoch}
+
+    async def on_heartbeat(self, sid: str, *_: Any) -> dict[str, Any]:
+        session = self.sessions.get(sid)
+        if not isinstance(session, BridgeSocket):
+            return error_ack("forbidden", "Only bridge sockets send heartbeats.")
+        device_id = str(session.device.id)
+        holder = session.holder
+        if holder is not None and await self.locks.renew(
+            device_id, holder, self.settings.owner_lock_ttl_s
+        ):
+            async with self.db.transaction() as tx:
+                await devices.heard_from(tx, session.device.id)
+            return {"owner": True, "epoch": holder.epoch}
+        if await self.locks.current(device_id) is None:
+            # The lock lapsed and nobody took it: this socket is the device's only voice.
+            epoch = await self.become_owner(sid)
+            return {"owner": epoch is not None, "epoch": epoch}
+        session.state = BridgeState.SUPERSEDED
+        return {"owner": False, "epoch": holder.epoch if holder else None}
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    async def on_claim(self, sid: str, data: Any) -> dict[str, Any]:
+        try:
+            msg = ClaimMessage.model_validate(data)
+            return await self._update_job(
+                sid, msg.id, JobUpdate(status=JobStatus.SENT, epoch=msg.epoch)
+            )
+        except Exception as exc:
+            return ack_for(exc)
+
+    async def on_report(self, sid: str, data: Any) -> dict[str, Any]:
+        try:
+            msg = ReportMessage.model_validate(data)
+            update = JobUpdate(status=msg.status, epoch=msg.epoch, error=msg.error)
+            return await self._update_job(sid, msg.id, update)
+        except Exception as exc:
+            return ack_for(exc)
+
+    async def _update_job(self, sid: str, job_id: uuid.UUID, update: JobUpdate) -> dict[str, Any]:
+        session = self.sessions.get(sid)
+        if not isinstance(session, BridgeSocket):
+            raise Forbidden("Only bridge sockets claim and report jobs.")
+        async with self.db.transaction() as tx:
+            job = await jobs.update_from_device(
+                tx, session.principal, job_id, update, self.settings.job_lease_s
+            )
+        return {"ok": True, "job": JobOut.of(job).model_dump(mode="json")}
+
+    async def on_printer_status(self, sid: str, data: Any) -> dict[str, Any]:
+        session = self.sessions.get(sid)
+        if not isinstance(session, BridgeSocket):
+            return error_ack("forbidden", "Only bridge sockets report printer status.")
+        try:
+            msg = PrinterStatusMessage.model_validate(data)
+        except Exception as exc:
+            return ack_for(exc)
+        log.info("device %s printer %s: %s", session.device.id, msg.printer, msg.state)
+        await self.publisher.printer_status(session.device, msg.printer, msg.state)
+        return {"ok": True}
+
+    # -- watchers ---------------------------------------------------------------------------
+
+    async def on_subscribe(self, sid: str, data: Any) -> dict[str, Any]:
+        session = self.sessions.get(sid)
+        if not isinstance(session, WatcherSocket):
+            return error_ack("forbidden", "Only API-key sockets subscribe to locations.")
+        try:
+            msg = SubscribeMessage.model_validate(data)
+            async with self.db.transaction() as tx:
+                await require_location(tx, session.principal.tenant, msg.location_id)
+        except (AppError, ValueError) as exc:
+            return ack_for(exc)
+        session.locations.add(msg.location_id)
+        await self.sio.enter_room(sid, rooms.watch_room(msg.location_id))
+        return {"ok": True}
+
+    def local_sids_of(self, device_id: uuid.UUID) -> list[str]:
+        return [
+            sid
+            for sid, s in self.sessions.items()
+            if isinstance(s, BridgeSocket) and s.device.id == device_id
+        ]
