@@ -57,6 +57,19 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     migrate.upgrade(settings.database_url)
     log.info("database migrated; serving on http://%s:%d", args.host, args.port)
+    if args.workers > 1:
+        # Each worker builds its own app from the same environment; Redis joins them.
+        uvicorn.run(
+            "app.main:create_asgi_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            proxy_headers=True,
+            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        )
+        return 0
     uvicorn.run(
         create_asgi_app(settings),
         host=args.host,
@@ -87,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="migrate the database, then serve REST and Socket.IO")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    serve.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes (more than one needs Redis)"
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(handler=_serve)
     mig = sub.add_parser("migrate", help="apply database migrations (production deploy step)")

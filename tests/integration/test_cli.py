@@ -93,3 +93,18 @@ def test_wheel_carries_both_commands_and_the_migrations(tmp_path: Path, repo_roo
     assert any(n.startswith("app/_migrations/versions/") and n.endswith(".py") for n in names)
     assert "printrelay = app.cli:main" in scripts
     assert "printrelay-bridge = bridge_agent.cli:main" in scripts
+
+
+def test_more_than_one_worker_needs_redis(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRINTRELAY_")}
+    env.update(PRINTRELAY_ENV="development")
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--workers", "2", "--port", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "PRINTRELAY_REDIS_URL" in proc.stderr
