@@ -1,0 +1,24 @@
+"""Document -> ESC/POS bytes, and the same layout as plain text. Pure: no I/O, no clock.
+
+One layout step (``layout``) turns a contract Document into printed lines with styles and
+graphic items; two encoders read it: ``escpos`` (printer bytes, through python-escpos) and
+``preview`` (plain text). ``job`` adds raw pass-through, copies and the drawer pulse.
+"""
+
+from __future__ import annotations
+
+from bridge_agent.render.errors import RenderError
+from bridge_agent.render.escpos import DRAWER_PULSE, render_document
+from bridge_agent.render.job import render_job
+from bridge_agent.render.preview import preview_text
+from bridge_agent.render.profile import PROFILE_NAME, columns_for
+
+__all__ = [
+    "DRAWER_PULSE",
+    "PROFILE_NAME",
+    "RenderError",
+    "columns_for",
+    "preview_text",
+    "render_document",
+    "render_job",
+]

@@ -1,0 +1,56 @@
+"""``file:///path``: append the bytes to a file or a device node (``/dev/usb/lp0``).
+
+For a spool file or a Linux printer device node. The file is created with mode 0600 when it does
+not exist (jobs can hold customer data). Blocking I/O runs in a worker thread, one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from bridge_agent.transports.base import PrinterState, TransportError, device_lock
+
+FILE_MODE = 0o600
+
+
+class FileTransport:
+    def __init__(self, path: Path, *, url: str | None = None) -> None:
+        self.path = path
+        self.url = url or path.as_uri()
+
+    @property
+    def _lock(self) -> asyncio.Lock:
+        return device_lock(f"file:{self.path}")
+
+    async def status(self) -> PrinterState:
+        async with self._lock:
+            writable = await asyncio.to_thread(self._writable)
+        return PrinterState.ONLINE if writable else PrinterState.ERROR
+
+    async def write(self, data: bytes) -> None:
+        async with self._lock:
+            try:
+                await asyncio.to_thread(self._append, data)
+            except OSError as exc:
+                raise TransportError(f"cannot write {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Nothing is held open between jobs."""
+
+    def _writable(self) -> bool:
+        if self.path.exists():
+            return not self.path.is_dir() and os.access(self.path, os.W_OK)
+        return self.path.parent.is_dir() and os.access(self.path.parent, os.W_OK | os.X_OK)
+
+    def _append(self, data: bytes) -> None:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+        fd = os.open(self.path, flags, FILE_MODE)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        finally:
+            os.close(fd)

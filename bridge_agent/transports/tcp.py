@@ -1,0 +1,182 @@
+"""Raw TCP printers (port 9100, "JetDirect"), in plain asyncio.
+
+Connection policy: a fresh connection per operation (one job, or one status check), held only
+while that operation runs and guarded by the printer's lock. Most network printers serve one
+connection at a time, so a connection held between jobs would lock out every other client of the
+printer (another bridge, a back-office PC); a fresh connection also makes reconnecting after a
+power cycle a non-event. The cost is one TCP handshake per job on a LAN.
+
+End of a job: after the last byte we half-close (FIN) and wait up to ``EOF_WAIT_S`` for the
+printer to close its side, as CUPS's socket backend does. Closing at once could make the kernel
+answer with a reset, dropping queued bytes, if the printer sent anything back (automatic status).
+
+Status: ``DLE EOT 1, 2, 4`` on a short-lived connection, one byte each (escpos_status). A printer
+that accepts the connection but does not answer within ``STATUS_REPLY_TIMEOUT_S`` is reported
+``online``: it is reachable, and print servers and cheap printers without a back channel never
+answer. Refused, unreachable or timed-out connections are ``offline``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from bridge_agent.transports.base import PrinterState, TransportError, device_lock
+from bridge_agent.transports.escpos_status import (
+    STATUS_QUERIES,
+    StatusQuery,
+    decode_answers,
+    is_status_byte,
+    query_bytes,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9100
+CONNECT_TIMEOUT_S = 3.0
+# A job fails when the printer accepts no bytes for this long (its buffer stays full: paper out,
+# cover open, jammed). Per chunk rather than per job, so long jobs on slow printers still finish.
+WRITE_STALL_TIMEOUT_S = 10.0
+WRITE_CHUNK_BYTES = 4096
+STATUS_REPLY_TIMEOUT_S = 1.0
+EOF_WAIT_S = 2.0
+CLOSE_TIMEOUT_S = 1.0
+
+
+class TcpTransport:
+    """One network printer at ``host:port``."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = DEFAULT_PORT,
+        *,
+        url: str | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        write_stall_timeout_s: float = WRITE_STALL_TIMEOUT_S,
+        status_reply_timeout_s: float = STATUS_REPLY_TIMEOUT_S,
+        eof_wait_s: float = EOF_WAIT_S,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.url = url or f"tcp://{_host_for_url(host)}:{port}"
+        self.connect_timeout_s = connect_timeout_s
+        self.write_stall_timeout_s = write_stall_timeout_s
+        self.status_reply_timeout_s = status_reply_timeout_s
+        self.eof_wait_s = eof_wait_s
+
+    @property
+    def _lock(self) -> asyncio.Lock:
+        return device_lock(f"tcp:{self.host}:{self.port}")
+
+    async def status(self) -> PrinterState:
+        async with self._lock:
+            try:
+                reader, writer = await self._connect()
+            except TransportError as exc:
+                log.debug("printer %s unreachable: %s", self.url, exc)
+                return PrinterState.OFFLINE
+            try:
+                answers = await self._ask_status(reader, writer)
+            except (OSError, TimeoutError) as exc:
+                log.debug("printer %s dropped the status query: %s", self.url, exc)
+                return PrinterState.OFFLINE
+            finally:
+                await self._close(writer)
+        if not answers:
+            log.debug("printer %s does not answer DLE EOT; reachable, so online", self.url)
+        return decode_answers(answers)
+
+    async def write(self, data: bytes) -> None:
+        async with self._lock:
+            reader, writer = await self._connect()
+            try:
+                await self._send(writer, data)
+                writer.write_eof()
+                await self._wait_for_printer_to_close(reader)
+            except TimeoutError as exc:
+                raise TransportError(
+                    f"printer {self.url} accepted no data for {self.write_stall_timeout_s:g} s"
+                ) from exc
+            except OSError as exc:
+                raise TransportError(f"printer {self.url}: {exc}") from exc
+            finally:
+                await self._close(writer)
+
+    async def close(self) -> None:
+        """Nothing to release: no connection outlives an operation."""
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            async with asyncio.timeout(self.connect_timeout_s):
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+        except TimeoutError as exc:
+            raise TransportError(
+                f"printer {self.url} did not accept a connection within "
+                f"{self.connect_timeout_s:g} s"
+            ) from exc
+        except OSError as exc:
+            raise TransportError(f"printer {self.url} unreachable: {exc}") from exc
+        # With a zero high-water mark drain() returns only once asyncio's own buffer is empty,
+        # i.e. every byte written so far is in the kernel's socket buffer.
+        writer.transport.set_write_buffer_limits(high=0)
+        return reader, writer
+
+    async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        view = memoryview(data)
+        for start in range(0, len(view), WRITE_CHUNK_BYTES):
+            writer.write(view[start : start + WRITE_CHUNK_BYTES])
+            async with asyncio.timeout(self.write_stall_timeout_s):
+                await writer.drain()
+
+    async def _wait_for_printer_to_close(self, reader: asyncio.StreamReader) -> None:
+        """Discard what the printer sends back until it closes; give up quietly after a while.
+
+        Every byte is in the kernel already, so neither a timeout nor a reset here fails the job.
+        """
+        try:
+            async with asyncio.timeout(self.eof_wait_s):
+                while await reader.read(1024):
+                    pass
+        except TimeoutError:
+            log.debug("printer %s kept the connection open after the job", self.url)
+        except ConnectionError as exc:
+            log.warning("printer %s reset the connection after the job: %s", self.url, exc)
+
+    async def _ask_status(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> dict[StatusQuery, int]:
+        answers: dict[StatusQuery, int] = {}
+        for query in STATUS_QUERIES:
+            writer.write(query_bytes(query))
+            async with asyncio.timeout(self.write_stall_timeout_s):
+                await writer.drain()
+            answer = await self._read_status_byte(reader)
+            if answer is None:
+                break  # a printer that skips one query will not answer the next either
+            answers[query] = answer
+        return answers
+
+    async def _read_status_byte(self, reader: asyncio.StreamReader) -> int | None:
+        """The next valid status byte, skipping anything else; None on timeout or EOF."""
+        try:
+            async with asyncio.timeout(self.status_reply_timeout_s):
+                while True:
+                    received = await reader.read(1)
+                    if not received:
+                        return None
+                    if is_status_byte(received[0]):
+                        return received[0]
+        except TimeoutError:
+            return None
+
+    async def _close(self, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+        with contextlib.suppress(OSError, TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await writer.wait_closed()
+
+
+def _host_for_url(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

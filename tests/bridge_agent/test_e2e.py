@@ -1,0 +1,283 @@
+"""End to end: a real server, the real agent process paired with its CLI, and a TCP printer on
+loopback that records bytes and answers DLE EOT."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import stat
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bridge_agent.render import render_job
+from bridge_agent.transports import PrinterState
+from tests.bridge_agent.printer_sim import PrinterSimulator
+from tests.servers import running_server
+from tests.world import DOCUMENT, Tenant, World
+
+pytestmark = pytest.mark.slow
+
+AGENT_STATUS_INTERVAL_S = "0.3"
+WAIT_S = 30.0
+TERMINAL = {"printed", "failed", "unconfirmed", "expired", "canceled"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    cwd = tmp_path_factory.mktemp("e2e")
+    env = {"PRINTRELAY_PAIRING_RATE_LIMIT": "10000"}
+    with running_server(f"sqlite:///{cwd / 'e2e.db'}", cwd=cwd, extra_env=env) as url:
+        yield url
+
+
+@pytest.fixture
+async def rest(server: str) -> AsyncIterator[World]:
+    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
+        yield World(client, app=None)
+
+
+@pytest.fixture
+async def printer() -> AsyncIterator[PrinterSimulator]:
+    async with PrinterSimulator(host="127.0.0.1", port=0) as sim:
+        yield sim
+
+
+def _agent_env(crash_at: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRINTRELAY_")}
+    if crash_at:
+        env["PRINTRELAY_BRIDGE_CRASH_AT"] = crash_at
+    return env
+
+
+def pair_with_cli(server: str, code: str, state_dir: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bridge_agent.cli",
+            "pair",
+            "--server",
+            server,
+            "--code",
+            code,
+            "--name",
+            "kitchen-pc",
+            "--state-dir",
+            str(state_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_agent_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "paired as kitchen-pc" in proc.stdout
+    creds = state_dir / "credentials.json"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+
+
+def start_agent(
+    state_dir: Path, printer_url: str, crash_at: str | None = None
+) -> subprocess.Popen[bytes]:
+    log = open(state_dir / "agent.log", "ab")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bridge_agent.cli",
+            "run",
+            "--printer",
+            printer_url,
+            "--state-dir",
+            str(state_dir),
+            "--status-interval",
+            AGENT_STATUS_INTERVAL_S,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=_agent_env(crash_at),
+    )
+
+
+def stop_agent(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+async def wait_status(rest: World, tenant: Tenant, job_id: str, want: set[str]) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while True:
+        job: dict[str, Any] = (
+            await rest.client.get(f"/v1/print-jobs/{job_id}", headers=tenant.manager)
+        ).json()
+        if job["status"] in want:
+            return job
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"job stayed {job['status']}, wanted {want}")
+        await asyncio.sleep(0.1)
+
+
+async def _station_bridge(rest: World, server: str, state_dir: Path) -> tuple[Tenant, str, str]:
+    tenant = await rest.tenant()
+    location = await tenant.location()
+    station = await tenant.station(location, "COCINA", 80)
+    pair_with_cli(server, await tenant.pairing_code(location, station), state_dir)
+    return tenant, location, station
+
+
+async def test_a_document_prints_once_with_the_renderers_bytes(
+    server: str, rest: World, printer: PrinterSimulator, tmp_path: Path
+) -> None:
+    tenant, location, station = await _station_bridge(rest, server, tmp_path)
+    agent = start_agent(tmp_path, printer.url)
+    try:
+        job = await tenant.job(location, station, drawer_pulse=True, copies=2)
+        done = await wait_status(rest, tenant, job["id"], TERMINAL)
+        assert done["status"] == "printed", (tmp_path / "agent.log").read_text()[-3000:]
+        expected = render_job(done, paper_width_mm=80)
+        assert expected.count(b"\x1b\x70\x00\x19\xfa") == 1
+        await printer.wait_for_bytes(len(expected), timeout=5)
+        assert printer.received == expected
+
+        # The printer goes down: the next job stays unclaimed until it is back, then prints once.
+        await printer.stop()
+        second = await tenant.job(
+            location, station, document={"blocks": [{"type": "text", "text": "SECOND"}]}
+        )
+        await asyncio.sleep(2.0)
+        waiting = (
+            await rest.client.get(f"/v1/print-jobs/{second['id']}", headers=tenant.manager)
+        ).json()
+        assert waiting["status"] == "pending" and waiting["claimed_by"] is None
+        await printer.start()
+        done2 = await wait_status(rest, tenant, second["id"], TERMINAL)
+        assert done2["status"] == "printed"
+        second_bytes = render_job(done2, paper_width_mm=80)
+        await printer.wait_for_bytes(len(expected) + len(second_bytes), timeout=5)
+        assert printer.received == expected + second_bytes
+    finally:
+        assert stop_agent(agent) == 0
+
+
+async def test_a_full_printer_holds_jobs_and_reports_its_state(
+    server: str, rest: World, printer: PrinterSimulator, tmp_path: Path
+) -> None:
+    tenant, location, station = await _station_bridge(rest, server, tmp_path)
+    printer.state = PrinterState.PAPER_OUT
+    agent = start_agent(tmp_path, printer.url)
+    try:
+        job = await tenant.job(location, station)
+        await asyncio.sleep(2.0)
+        held = (await rest.client.get(f"/v1/print-jobs/{job['id']}", headers=tenant.manager)).json()
+        assert held["status"] == "pending"
+        assert printer.received == b""
+        printer.state = PrinterState.ONLINE
+        assert (await wait_status(rest, tenant, job["id"], TERMINAL))["status"] == "printed"
+    finally:
+        stop_agent(agent)
+
+
+@pytest.mark.parametrize(
+    ("crash_at", "final", "bytes_printed"),
+    [
+        ("claim_acked", "printed", "all"),  # claimed on the server, journal never saw it
+        ("claimed", "printed", "all"),  # journaled as claimed, not one byte sent
+        ("mid_write", "failed", "half"),  # died while writing: cannot know, says so
+        ("printed", "printed", "all"),  # printed, died before reporting
+    ],
+)
+async def test_an_agent_killed_mid_job_loses_nothing_and_never_prints_twice(
+    server: str,
+    rest: World,
+    printer: PrinterSimulator,
+    tmp_path: Path,
+    crash_at: str,
+    final: str,
+    bytes_printed: str,
+) -> None:
+    tenant, location, station = await _station_bridge(rest, server, tmp_path)
+    job = await tenant.job(location, station, document=DOCUMENT)
+    crashing = start_agent(tmp_path, printer.url, crash_at=crash_at)
+    try:
+        await asyncio.wait_for(asyncio.to_thread(crashing.wait), WAIT_S)
+    finally:
+        stop_agent(crashing)
+    assert crashing.returncode == 137, (tmp_path / "agent.log").read_text()[-3000:]
+
+    restarted = start_agent(tmp_path, printer.url)
+    try:
+        done = await wait_status(rest, tenant, job["id"], TERMINAL)
+    finally:
+        stop_agent(restarted)
+    full = render_job(done, paper_width_mm=80)
+    assert done["status"] == final, (tmp_path / "agent.log").read_text()[-3000:]
+    if bytes_printed == "all":
+        assert printer.received == full  # exactly once
+    else:
+        assert printer.received == full[: len(full) // 2]
+        assert done["error"].startswith("interrupted_while_printing")
+    events = (
+        await rest.client.get(f"/v1/print-jobs/{job['id']}/events", headers=tenant.manager)
+    ).json()
+    assert [e["to_status"] for e in events["items"]] == ["pending", "sent", final]
+
+
+async def test_an_unpaired_agent_stops_for_good(
+    server: str, rest: World, printer: PrinterSimulator, tmp_path: Path
+) -> None:
+    tenant, _, _ = await _station_bridge(rest, server, tmp_path)
+    agent = start_agent(tmp_path, printer.url)
+    try:
+        device = (await rest.client.get("/v1/devices", headers=tenant.manager)).json()["items"][0]
+        for _ in range(100):
+            me = (await rest.client.get("/v1/devices", headers=tenant.manager)).json()["items"][0]
+            if me["online"]:
+                break
+            await asyncio.sleep(0.1)
+        r = await rest.client.delete(f"/v1/devices/{device['id']}", headers=tenant.manager)
+        assert r.status_code == 204
+        code = await asyncio.wait_for(asyncio.to_thread(agent.wait), WAIT_S)
+        assert code == 3
+        assert not (tmp_path / "credentials.json").exists()
+    finally:
+        stop_agent(agent)
+
+
+async def test_a_ticket_the_agent_cannot_render_is_reported_failed_not_left_hanging(
+    server: str, rest: World, printer: PrinterSimulator, tmp_path: Path
+) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    # A valid, tiny PNG of 16 million pixels: the server accepts it, the renderer refuses it.
+    buf = io.BytesIO()
+    Image.new("1", (4000, 4000)).save(buf, format="PNG", optimize=True)
+    assert len(buf.getvalue()) < 512 * 1024
+    document = {
+        "blocks": [{"type": "image", "png_base64": base64.b64encode(buf.getvalue()).decode()}]
+    }
+    tenant, location, station = await _station_bridge(rest, server, tmp_path)
+    agent = start_agent(tmp_path, printer.url)
+    try:
+        job = await tenant.job(location, station, document=document)
+        done = await wait_status(rest, tenant, job["id"], TERMINAL)
+    finally:
+        stop_agent(agent)
+    assert done["status"] == "failed"
+    assert done["error"].startswith("render_error")
+    assert printer.received == b""
