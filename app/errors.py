@@ -14,7 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -186,16 +187,45 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(OperationalError, on_database_down)
-    app.add_exception_handler(DBAPIError, _on_dbapi_error(on_database_down, on_unexpected))
-    app.add_exception_handler(Exception, on_unexpected)
+
+    async def on_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):
+            return await on_database_down(request, exc)
+        return await on_unexpected(request, exc)
+
+    import asyncpg
+
+    # Registered by class so the exception middleware answers them without a 500 traceback.
+    for cls in (
+        OSError,
+        PoolTimeout,
+        DBAPIError,
+        asyncpg.exceptions.PostgresError,
+        asyncpg.exceptions.InterfaceError,
+        Exception,
+    ):
+        app.add_exception_handler(cls, on_error)
 
 
-def _on_dbapi_error(on_down: Any, on_other: Any) -> Any:
-    async def handler(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, DBAPIError)
-        if exc.connection_invalidated:
-            return await on_down(request, exc)  # type: ignore[no-any-return]
-        return await on_other(request, exc)  # type: ignore[no-any-return]
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database (or the network to it) is down or restarting: a 503 to retry, not a 500.
 
-    return handler
+    asyncpg raises plain OSErrors when it cannot connect, its own connection errors when the
+    server is starting up or went away, and SQLAlchemy wraps some of them.
+    """
+    if isinstance(exc, OSError | PoolTimeout | OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or is_database_unavailable(exc.orig)  # type: ignore[arg-type]
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    return isinstance(
+        exc,
+        asyncpg.exceptions.PostgresConnectionError
+        | asyncpg.exceptions.CannotConnectNowError
+        | asyncpg.exceptions.AdminShutdownError
+        | asyncpg.exceptions.InterfaceError
+        | asyncpg.exceptions.ConnectionDoesNotExistError,
+    )

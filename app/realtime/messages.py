@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from app.errors import AppError
+from app.errors import AppError, is_database_unavailable
 from app.models import JobStatus
 from app.schemas_common import Input
 
@@ -50,6 +50,8 @@ def error_ack(code: str, message: str) -> dict[str, Any]:
 def ack_for(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, AppError):
         return error_ack(exc.code, exc.message)
+    if is_database_unavailable(exc):
+        return error_ack("service_unavailable", "The database is unavailable; retry shortly.")
     if isinstance(exc, ValidationError):
         errors = exc.errors()
         if not errors:
