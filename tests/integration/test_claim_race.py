@@ -1,8 +1,8 @@
 """The atomic claim, raced through the real HTTP stack on PostgreSQL.
 
-Eight bridges of one location all claim each of 200 jobs at the same instant, over real sockets
+Eight bridges of one location all claim each of 1,000 jobs at the same instant, over real sockets
 against a real server process. Exactly one claim per job may win. Rewriting the claim as
-read-then-write makes this test fail (tried: 65 of 200 jobs had two or more winners).
+read-then-write makes this test fail (tried at 200 jobs: 65 had two or more winners).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from tests.world import ADMIN, DOCUMENT, bearer
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 BRIDGES = 8
-JOBS = 200
-JOBS_IN_FLIGHT = 4
+JOBS = 1000
+JOBS_IN_FLIGHT = 16
 
 
 async def _setup(c: httpx.AsyncClient) -> tuple[str, list[str], list[str]]:
