@@ -25,50 +25,75 @@ def free_port() -> int:
         return port
 
 
+class ServerProcess:
+    """``printrelay serve`` in a child process that a test can kill and start again (same port)."""
+
+    def __init__(
+        self, database_url: str, *, cwd: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cwd = cwd
+        self.env = {
+            **os.environ,
+            "PRINTRELAY_ENV": "production",
+            "PRINTRELAY_DATABASE_URL": database_url,
+            "PRINTRELAY_ADMIN_TOKEN": ADMIN_TOKEN,
+            **(extra_env or {}),
+        }
+        if "PRINTRELAY_REDIS_URL" not in (extra_env or {}):
+            self.env.pop("PRINTRELAY_REDIS_URL", None)
+        self.log_path = cwd / f"server-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "app.cli",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_healthy(self.url, self.proc, self.log_path)
+        return self.url
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no lock released, sockets dropped mid-frame."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 @contextmanager
 def running_server(
     database_url: str, *, cwd: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[str]:
     """``printrelay serve`` in a child process; yields its base URL once /healthz answers."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "PRINTRELAY_ENV": "production",
-        "PRINTRELAY_DATABASE_URL": database_url,
-        "PRINTRELAY_ADMIN_TOKEN": ADMIN_TOKEN,
-        **(extra_env or {}),
-    }
-    if "PRINTRELAY_REDIS_URL" not in (extra_env or {}):
-        env.pop("PRINTRELAY_REDIS_URL", None)
-    log_path = cwd / f"server-{port}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=cwd,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    server = ServerProcess(database_url, cwd=cwd, extra_env=extra_env)
     try:
-        wait_healthy(base_url, proc, log_path)
-        yield base_url
+        yield server.start()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
 
 
 def wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:

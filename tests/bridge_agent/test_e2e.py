@@ -4,29 +4,20 @@ loopback that records bytes and answers DLE EOT."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import stat
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from bridge_agent.render import render_job
 from bridge_agent.transports import PrinterState
+from tests.agents import TERMINAL, WAIT_S, pair_with_cli, start_agent, stop_agent, wait_status
 from tests.bridge_agent.printer_sim import PrinterSimulator
 from tests.servers import running_server
 from tests.world import DOCUMENT, Tenant, World
 
 pytestmark = pytest.mark.slow
-
-AGENT_STATUS_INTERVAL_S = "0.3"
-WAIT_S = 30.0
-TERMINAL = {"printed", "failed", "unconfirmed", "expired", "canceled"}
 
 
 @pytest.fixture(scope="module")
@@ -47,87 +38,6 @@ async def rest(server: str) -> AsyncIterator[World]:
 async def printer() -> AsyncIterator[PrinterSimulator]:
     async with PrinterSimulator(host="127.0.0.1", port=0) as sim:
         yield sim
-
-
-def _agent_env(crash_at: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRINTRELAY_")}
-    if crash_at:
-        env["PRINTRELAY_BRIDGE_CRASH_AT"] = crash_at
-    return env
-
-
-def pair_with_cli(server: str, code: str, state_dir: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bridge_agent.cli",
-            "pair",
-            "--server",
-            server,
-            "--code",
-            code,
-            "--name",
-            "kitchen-pc",
-            "--state-dir",
-            str(state_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=_agent_env(),
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "paired as kitchen-pc" in proc.stdout
-    creds = state_dir / "credentials.json"
-    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
-
-
-def start_agent(
-    state_dir: Path, printer_url: str, crash_at: str | None = None
-) -> subprocess.Popen[bytes]:
-    log = open(state_dir / "agent.log", "ab")  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bridge_agent.cli",
-            "run",
-            "--printer",
-            printer_url,
-            "--state-dir",
-            str(state_dir),
-            "--status-interval",
-            AGENT_STATUS_INTERVAL_S,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=_agent_env(crash_at),
-    )
-
-
-def stop_agent(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
-
-
-async def wait_status(rest: World, tenant: Tenant, job_id: str, want: set[str]) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while True:
-        job: dict[str, Any] = (
-            await rest.client.get(f"/v1/print-jobs/{job_id}", headers=tenant.manager)
-        ).json()
-        if job["status"] in want:
-            return job
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"job stayed {job['status']}, wanted {want}")
-        await asyncio.sleep(0.1)
 
 
 async def _station_bridge(rest: World, server: str, state_dir: Path) -> tuple[Tenant, str, str]:
