@@ -96,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
             journal,
             paper_width_mm=args.paper_width,
             printer_poll_s=args.status_interval,
+            heartbeat_interval_s=args.heartbeat_interval,
         ) as runner:
             return await runner.run()
 
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument(
         "--status-interval", type=float, default=5.0, help="seconds between printer status checks"
     )
+    r.add_argument("--heartbeat-interval", type=float, default=None, help=argparse.SUPPRESS)
     r.set_defaults(handler=_run)
 
     t = sub.add_parser("test-print", help="print a sample ticket (no server needed)")

@@ -191,7 +191,11 @@ class Connection:
                 log.warning("heartbeat failed (%s); reconnecting", type(exc).__name__)
                 await self.sio.disconnect()
                 return
-            if isinstance(ack, dict) and ack.get("owner") is False:
+            if not isinstance(ack, dict) or "error" in ack:
+                # The server is alive but cannot check the lock (its Redis is away): keep
+                # going; a later heartbeat re-takes ownership and a reconcile follows.
+                log.warning("heartbeat not confirmed: %s", ack)
+            elif ack.get("owner") is False:
                 self._move(ConnectionState.SUPERSEDED)
 
     async def call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,10 @@ def pair_with_cli(server: str, code: str, state_dir: Path) -> None:
 
 
 def start_agent(
-    state_dir: Path, printer_url: str, crash_at: str | None = None
+    state_dir: Path,
+    printer_url: str,
+    crash_at: str | None = None,
+    heartbeat_interval_s: float | None = None,
 ) -> subprocess.Popen[bytes]:
     log = open(state_dir / "agent.log", "ab")  # noqa: SIM115 (closed with the process)
     return subprocess.Popen(
@@ -68,6 +71,7 @@ def start_agent(
             str(state_dir),
             "--status-interval",
             AGENT_STATUS_INTERVAL_S,
+            *(["--heartbeat-interval", str(heartbeat_interval_s)] if heartbeat_interval_s else []),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -197,6 +197,13 @@ class Realtime:
         return {"epoch": epoch}
 
     async def on_heartbeat(self, sid: str, *_: Any) -> dict[str, Any]:
+        try:
+            return await self._heartbeat(sid)
+        except Exception as exc:  # Redis or the database away: say so now, not by timing out
+            log.warning("heartbeat of %s failed: %s", sid, type(exc).__name__)
+            return error_ack("service_unavailable", "Coordination is unavailable; keep trying.")
+
+    async def _heartbeat(self, sid: str) -> dict[str, Any]:
         session = self.sessions.get(sid)
         if not isinstance(session, BridgeSocket):
             return error_ack("forbidden", "Only bridge sockets send heartbeats.")

@@ -1,0 +1,115 @@
+"""Scenario 3: Redis killed and restarted mid-load (every lock, epoch counter and subscription
+lost). Jobs stay durable in PostgreSQL; bridges regain ownership with higher epochs and reconcile;
+every accepted job prints exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.agents import pair_with_cli, start_agent, stop_agent
+from tests.bridge_agent.printer_sim import PrinterSimulator
+from tests.faults.services import private_redis, require_private_services
+from tests.realtime.conftest import TEST_SERVER_ENV
+from tests.servers import ServerProcess
+from tests.world import World
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.faults]
+
+JOBS = 120
+KILL_AFTER = 40
+REDIS_DOWN_S = 2.0
+LOCK_TTL_S = 3
+HEARTBEAT_S = 1.0
+RECOVERY_LIMIT_S = 90
+
+
+async def test_redis_crash_mid_load_loses_and_duplicates_nothing(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    require_private_services()
+    with private_redis() as redis_server:
+        env = {
+            **TEST_SERVER_ENV,
+            "PRINTRELAY_REDIS_URL": redis_server.url,
+            "PRINTRELAY_OWNER_LOCK_TTL_S": str(LOCK_TTL_S),
+        }
+        server = ServerProcess(postgres_url, cwd=tmp_path, extra_env=env)
+        base_url = server.start()
+        agents = []
+        async with (
+            PrinterSimulator(host="127.0.0.1", port=0) as printer,
+            httpx.AsyncClient(base_url=base_url, timeout=10) as client,
+        ):
+            try:
+                world = World(client, app=None)
+                tenant = await world.tenant()
+                location = await tenant.location()
+                station = await tenant.station(location)
+                state_dir = tmp_path / "agent"
+                state_dir.mkdir()
+                pair_with_cli(base_url, await tenant.pairing_code(location, station), state_dir)
+                agents.append(start_agent(state_dir, printer.url, heartbeat_interval_s=HEARTBEAT_S))
+
+                accepted: dict[str, str] = {}
+                answers: Counter[int] = Counter()
+                for i in range(JOBS):
+                    if i == KILL_AFTER:
+                        redis_server.kill()
+                    if i == KILL_AFTER + 20:
+                        await asyncio.sleep(REDIS_DOWN_S)
+                        redis_server.start()
+                    key = f"r-{i:03d}"
+                    body = {
+                        "location_id": location,
+                        "station_id": station,
+                        "document": {"blocks": [{"type": "text", "text": f"JOB {key}"}]},
+                    }
+                    r = await client.post(
+                        "/v1/print-jobs", json=body, headers={**tenant.pos, "Idempotency-Key": key}
+                    )
+                    answers[r.status_code] += 1
+                    assert r.status_code == 201, r.text  # Redis down never refuses a job
+                    accepted[key] = r.json()["id"]
+                    await asyncio.sleep(0.02)
+                load_ended = time.monotonic()
+
+                deadline = load_ended + RECOVERY_LIMIT_S
+                while True:
+                    statuses: Counter[str] = Counter()
+                    for job_id in accepted.values():
+                        r = await client.get(f"/v1/print-jobs/{job_id}", headers=tenant.manager)
+                        statuses[r.json()["status"]] += 1
+                    if statuses["printed"] == JOBS or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.5)
+                drained_s = time.monotonic() - load_ended
+                counts = {k: printer.received.count(f"JOB {k}".encode()) for k in accepted}
+                lost = [k for k, c in counts.items() if c == 0]
+                duplicated = [k for k, c in counts.items() if c > 1]
+                agent_log = (state_dir / "agent.log").read_text()
+                epochs = [
+                    int(line.rsplit(" ", 1)[1])
+                    for line in agent_log.splitlines()
+                    if "owner of device" in line
+                ]
+                print(
+                    f"\nscenario 3: {JOBS} jobs, answers {dict(answers)}, "
+                    f"statuses {dict(statuses)}, lost {len(lost)}, duplicated {len(duplicated)}, "
+                    f"all printed {drained_s:.1f} s after the load ended, owner epochs {epochs}"
+                )
+                assert statuses == {"printed": JOBS}, (state_dir / "agent.log").read_text()[-3000:]
+                assert lost == [] and duplicated == []
+                # Ownership was lost with Redis and taken again, each time at a higher epoch.
+                assert len(epochs) >= 2 and epochs == sorted(set(epochs))
+                me = await client.get("/v1/devices", headers=tenant.manager)
+                assert me.json()["items"][0]["online"] is True
+            finally:
+                for agent in agents:
+                    stop_agent(agent)
+                server.stop()
