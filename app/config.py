@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # Unset: any origin in development, same-origin only otherwise. Non-browser clients
     # (the agent) send no Origin and are not affected.
     socket_allowed_origins: str | None = None
+    # Engine.IO pings: a socket that stops answering (half-open) is dropped within
+    # interval + timeout, its owner lock released and its jobs offered to the next owner.
+    socket_ping_interval_s: float = Field(default=25.0, gt=0)
+    socket_ping_timeout_s: float = Field(default=20.0, gt=0)
 
     def socket_origins(self) -> str | list[str] | None:
         if self.socket_allowed_origins:

@@ -43,6 +43,8 @@ def _socket_server(settings: Settings) -> socketio.AsyncServer:
         async_mode="asgi",
         client_manager=manager,
         cors_allowed_origins=settings.socket_origins(),
+        ping_interval=settings.socket_ping_interval_s,
+        ping_timeout=settings.socket_ping_timeout_s,
         logger=False,
         engineio_logger=False,
     )
