@@ -113,3 +113,70 @@ async def test_redis_crash_mid_load_loses_and_duplicates_nothing(
                 for agent in agents:
                     stop_agent(agent)
                 server.stop()
+
+
+async def test_after_redis_loss_two_processes_never_accept_two_owners_of_one_device(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Two sockets of one device on two processes. Redis dies and comes back empty; both
+    sockets' heartbeats try to retake the lock. Whatever order they land in, only the socket at
+    the device's current epoch may claim: every job gets exactly one winner."""
+    from tests.realtime.clients import bridge
+
+    require_private_services()
+    with private_redis() as redis_server:
+        env = {**TEST_SERVER_ENV, "PRINTRELAY_REDIS_URL": redis_server.url}
+        (tmp_path / "one").mkdir()
+        (tmp_path / "two").mkdir()
+        one = ServerProcess(postgres_url, cwd=tmp_path / "one", extra_env=env)
+        two = ServerProcess(postgres_url, cwd=tmp_path / "two", extra_env=env)
+        url_one, url_two = one.start(), two.start()
+        sockets = []
+        try:
+            async with httpx.AsyncClient(base_url=url_one, timeout=10) as client:
+                world = World(client, app=None)
+                tenant = await world.tenant()
+                location = await tenant.location()
+                device = await tenant.device(location)
+                a = await bridge(url_one, device.token).connect()
+                sockets.append(a)
+                await a.wait_for("bridge.owner")
+                b = await bridge(url_two, device.token).connect()
+                sockets.append(b)
+                await b.wait_for("bridge.owner")
+                await a.wait_for("superseded")
+
+                redis_server.kill()
+                down = [await s.call("heartbeat") for s in (a, b)]
+                assert all(h["error"]["code"] == "service_unavailable" for h in down)
+                redis_server.start()
+                beats = await asyncio.gather(a.call("heartbeat"), b.call("heartbeat"))
+                owners_claimed = [h for h in beats if h.get("owner")]
+                assert owners_claimed, beats  # somebody retook the device
+
+                jobs = [await tenant.job(location) for _ in range(20)]
+                wins = Counter()
+                for job in jobs:
+                    acks = await asyncio.gather(
+                        *(
+                            s.call(
+                                "print_job.claim",
+                                {"id": job["id"], "epoch": s.of("bridge.owner")[-1]["epoch"]},
+                            )
+                            for s in (a, b)
+                        )
+                    )
+                    winners = [ack for ack in acks if ack["ok"]]
+                    losers = {ack["error"]["code"] for ack in acks if not ack["ok"]}
+                    assert len(winners) == 1, acks
+                    assert losers <= {"stale_epoch", "already_claimed"}
+                    wins[winners[0]["job"]["epoch"]] += 1
+                # All wins at a single epoch: the device's current one, held by one socket.
+                assert len(wins) == 1 and sum(wins.values()) == len(jobs)
+                epochs = [e for s in (a, b) for e in (o["epoch"] for o in s.of("bridge.owner"))]
+                assert max(epochs) in wins
+        finally:
+            for s in sockets:
+                await s.close()
+            one.stop()
+            two.stop()
