@@ -37,6 +37,8 @@ def allow(*kinds: PrincipalKind) -> Callable[..., Awaitable[Principal]]:
             raise Forbidden(f"A {principal.kind} credential may not do that.")
         return principal
 
+    # Read by the isolation-matrix test to know each route's roles from the route table.
+    dependency.allowed_kinds = allowed  # type: ignore[attr-defined]
     return dependency
 
 

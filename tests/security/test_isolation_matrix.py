@@ -1,0 +1,157 @@
+"""The isolation matrix, generated from the route table: for every REST route that takes an ID,
+another tenant's manager key, POS key and device get 404 exactly as for an ID that does not
+exist, a credential of the wrong role gets 403, and revoked secrets get 401. A new route with a
+new kind of ID fails this test until the matrix knows how to make one."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from app.auth.principals import PrincipalKind
+from tests.world import World, assert_error, bearer
+
+# What each path parameter names, and a minimal valid body per (method, path) where one is needed.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/v1/locations/{location_id}/stations"): {"name": "X"},
+    ("PATCH", "/v1/print-jobs/{job_id}"): {"status": "sent", "epoch": 0},
+}
+
+
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Every APIRoute, including those inside included routers (flattened)."""
+    flat: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            flat.append(route)
+        elif hasattr(route, "original_router"):
+            flat.extend(api_routes(route.original_router.routes))
+        elif hasattr(route, "routes"):
+            flat.extend(api_routes(route.routes))
+    return flat
+
+
+def routes_with_ids(app: Any) -> list[tuple[str, str, frozenset[PrincipalKind]]]:
+    found = []
+    for route in api_routes(app.routes):
+        if not isinstance(route, APIRoute) or "{" not in route.path:
+            continue
+        allowed = next(
+            (
+                d.call.allowed_kinds
+                for d in route.dependant.dependencies
+                if hasattr(d.call, "allowed_kinds")
+            ),
+            None,
+        )
+        assert allowed is not None, f"{route.path} has no role dependency"
+        for method in route.methods:
+            found.append((method, route.path, allowed))
+    return found
+
+
+async def _foreign_objects(world: World) -> dict[str, str]:
+    other = await world.tenant("Other")
+    location = await other.location()
+    await other.station(location)
+    device = await other.device(location)
+    job = await other.job(location)
+    key = await world.client.post(
+        "/v1/api-keys", json={"name": "k", "role": "pos"}, headers=other.manager
+    )
+    return {
+        "location_id": location,
+        "job_id": job["id"],
+        "device_id": device.id,
+        "key_id": key.json()["id"],
+    }
+
+
+async def test_every_route_with_an_id_is_isolated_by_tenant_and_role(world: World) -> None:
+    tenant = await world.tenant()
+    location = await tenant.location()
+    own_device = await tenant.device(location)
+    principals = {
+        PrincipalKind.MANAGER: tenant.manager,
+        PrincipalKind.POS: tenant.pos,
+        PrincipalKind.DEVICE: own_device.headers,
+    }
+    foreign = await _foreign_objects(world)
+    routes = routes_with_ids(world.app)
+    assert len(routes) >= 9  # the matrix must not silently shrink (9 routes take an ID today)
+    checked = 0
+    for method, path, allowed in routes:
+        params = re.findall(r"{(\w+)}", path)
+        unknown = set(params) - set(foreign)
+        assert not unknown, f"teach the matrix to make a {unknown} for {method} {path}"
+        body = BODIES.get((method, path))
+        for kind, headers in principals.items():
+            theirs = await world.client.request(
+                method, path.format(**foreign), json=body, headers=headers
+            )
+            missing = await world.client.request(
+                method,
+                path.format(**{p: str(uuid.uuid4()) for p in params}),
+                json=body,
+                headers=headers,
+            )
+            if kind in allowed:
+                assert_error(theirs, 404, "not_found")
+                assert theirs.json() == missing.json(), (method, path, kind)  # indistinguishable
+            else:
+                assert_error(theirs, 403, "forbidden")
+            checked += 1
+    print(f"\nisolation matrix: {checked} (route, principal) cells")
+
+
+async def test_revoked_secrets_get_401_on_every_route(world: World) -> None:
+    tenant = await world.tenant()
+    location = await tenant.location()
+    device = await tenant.device(location)
+    manager_keys = await world.client.get("/v1/api-keys", headers=tenant.manager)
+    pos_key = next(k for k in manager_keys.json()["items"] if k["role"] == "pos")
+    assert (
+        await world.client.delete(f"/v1/api-keys/{pos_key['id']}", headers=tenant.manager)
+    ).status_code == 204
+    assert (
+        await world.client.delete(f"/v1/devices/{device.id}", headers=tenant.manager)
+    ).status_code == 204
+    foreign = {
+        "location_id": location,
+        "job_id": str(uuid.uuid4()),
+        "device_id": device.id,
+        "key_id": pos_key["id"],
+    }
+    for route in world.app.routes:
+        if (
+            not isinstance(route, APIRoute)
+            or not route.path.startswith("/v1/")
+            or route.path == "/v1/devices/pair"
+        ):
+            continue
+        for method in route.methods:
+            for headers in (tenant.pos, device.headers, bearer("prk_never-issued")):
+                r = await world.client.request(
+                    method,
+                    route.path.format(**foreign),
+                    json=BODIES.get((method, route.path)),
+                    headers=headers,
+                )
+                assert_error(r, 401, "unauthorized")
+
+
+@pytest.mark.parametrize("where", ["query", "path"])
+async def test_secrets_are_never_accepted_in_urls(world: World, where: str) -> None:
+    tenant = await world.tenant()
+    if where == "query":
+        r = await world.client.get(
+            "/v1/locations",
+            params={"api_key": tenant.manager_secret, "token": tenant.manager_secret},
+        )
+    else:
+        r = await world.client.get(f"/v1/locations?access_token={tenant.manager_secret}")
+    assert_error(r, 401, "unauthorized")
