@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Pairing guesses allowed per client address in one window.
     pairing_rate_limit: int = Field(default=10, gt=0)
     pairing_rate_window_s: float = Field(default=60.0, gt=0)
+    # Every pairing attempt, from anywhere, per window: bounds guessing by a distributed attacker.
+    pairing_global_rate_limit: int = Field(default=300, gt=0)
+    # Job submissions per API key per minute, so one tenant's runaway till cannot starve others.
+    job_submit_rate_limit: int = Field(default=3000, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     job_default_expires_in_s: int = Field(default=900, gt=0)
     # Owner lock of a bridge socket; the bridge's heartbeat (every 30 s) renews it.

@@ -16,7 +16,7 @@ from app.body_limit import BodySizeLimit
 from app.config import Settings
 from app.coordination.bus import ControlBus, InMemoryBus, RedisBus
 from app.coordination.owner_lock import InMemoryOwnerLocks, OwnerLocks, RedisOwnerLocks
-from app.coordination.rate_limit import InMemoryRateLimiter
+from app.coordination.rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from app.db import Database
 from app.devices.endpoints import router as devices_router
 from app.errors import install_error_handlers
@@ -59,6 +59,23 @@ def _coordination(settings: Settings) -> tuple[Any, OwnerLocks, ControlBus]:
     return redis, RedisOwnerLocks(redis), RedisBus(redis)
 
 
+def _limiters(settings: Settings, redis: Any) -> dict[str, RateLimiter]:
+    """Pairing per client address and globally, job submission per API key."""
+    windows = {
+        "pair_address": (settings.pairing_rate_limit, settings.pairing_rate_window_s),
+        "pair_global": (settings.pairing_global_rate_limit, settings.pairing_rate_window_s),
+        "submit_key": (settings.job_submit_rate_limit, 60.0),
+    }
+    if redis is None:
+        return {
+            name: InMemoryRateLimiter(limit, window) for name, (limit, window) in windows.items()
+        }
+    return {
+        name: RedisRateLimiter(redis, limit, window, prefix=f"printrelay:rl:{name}")
+        for name, (limit, window) in windows.items()
+    }
+
+
 def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) -> FastAPI:
     settings = settings or Settings()
     settings.check_startable()
@@ -70,6 +87,8 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
         redis, locks, bus = _coordination(settings)
         db = Database.from_url(settings.async_database_url, event_sink=realtime.publisher.publish)
         app.state.db = db
+        if redis is not None:  # limits shared by every process
+            app.state.limiters = _limiters(settings, redis)
         await realtime.start(db, locks, bus)
         sweeper_task = None
         if run_sweeper:
@@ -97,9 +116,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
     app.state.settings = settings
     app.state.sio = sio
     app.state.realtime = realtime
-    app.state.pairing_limiter = InMemoryRateLimiter(
-        settings.pairing_rate_limit, settings.pairing_rate_window_s
-    )
+    app.state.limiters = _limiters(settings, None)
     install_error_handlers(app)
     for router in (tenants_router, locations_router, devices_router, print_jobs_router):
         app.include_router(router)

@@ -53,3 +53,30 @@ class InMemoryRateLimiter:
 
 def retry_after_seconds(wait_s: float) -> int:
     return max(1, math.ceil(wait_s))
+
+
+class RedisRateLimiter:
+    """Fixed windows shared by every server process: at most ``limit`` hits per key per window.
+
+    A fixed window admits up to twice the limit across one window boundary; for abuse limits
+    that is acceptable, and it costs one round trip (INCR, and EXPIRE on the first hit).
+    """
+
+    def __init__(self, redis: object, limit: int, window_s: float, prefix: str) -> None:
+        self._redis = redis
+        self.limit = limit
+        self.window_s = window_s
+        self._prefix = prefix
+        self._clock = time.time
+
+    async def hit(self, key: str) -> float | None:
+        now = self._clock()
+        window = int(now // self.window_s)
+        redis_key = f"{self._prefix}:{key}:{window}"
+        pipe = self._redis.pipeline()  # type: ignore[attr-defined]
+        pipe.incr(redis_key)
+        pipe.expire(redis_key, math.ceil(self.window_s) + 1)
+        count, _ = await pipe.execute()
+        if int(count) > self.limit:
+            return (window + 1) * self.window_s - now
+        return None

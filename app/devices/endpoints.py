@@ -41,9 +41,13 @@ async def create_pairing_code(
 async def pair_device(body: PairRequest, request: Request, db: Db) -> PairResponse:
     # Every attempt counts, right or wrong: this is what bounds guessing.
     client = request.client.host if request.client else "unknown"
-    wait_s = await request.app.state.pairing_limiter.hit(f"pair:{client}")
-    if wait_s is not None:
-        raise RateLimited(retry_after_seconds(wait_s), "Too many pairing attempts; retry later.")
+    limiters = request.app.state.limiters
+    for limiter, key in ((limiters["pair_address"], client), (limiters["pair_global"], "all")):
+        wait_s = await limiter.hit(key)
+        if wait_s is not None:
+            raise RateLimited(
+                retry_after_seconds(wait_s), "Too many pairing attempts; retry later."
+            )
     async with db.transaction() as tx:
         device, token = await service.pair(tx, body.code, body.name)
     return PairResponse(device=DeviceOut.model_validate(device), token=token)

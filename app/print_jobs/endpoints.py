@@ -4,11 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from app.api_common import AppSettings, Db
 from app.auth.dependencies import DeviceOnly, JobReader, PosOrManager
-from app.errors import ERROR_RESPONSES, ErrorBody, ValidationFailed
+from app.coordination.rate_limit import retry_after_seconds
+from app.errors import ERROR_RESPONSES, ErrorBody, RateLimited, ValidationFailed
 from app.models import ActorKind, JobStatus
 from app.print_jobs import service
 from app.print_jobs.repository import JobFilter
@@ -43,10 +44,16 @@ async def submit_job(
     body: JobCreate,
     principal: PosOrManager,
     db: Db,
+    request: Request,
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JobOut:
     key = _check_idempotency_key(idempotency_key)
+    wait_s = await request.app.state.limiters["submit_key"].hit(str(principal.key_id))
+    if wait_s is not None:
+        raise RateLimited(
+            retry_after_seconds(wait_s), "Too many jobs from this API key; slow down."
+        )
     async with db.transaction() as tx:
         job, created = await service.submit(tx, principal, body, key)
     if not created:

@@ -17,7 +17,10 @@ from tests import databases
 from tests.servers import running_server
 from tests.world import World
 
-TEST_SERVER_ENV = {"PRINTRELAY_PAIRING_RATE_LIMIT": "10000"}
+TEST_SERVER_ENV = {
+    "PRINTRELAY_PAIRING_RATE_LIMIT": "10000",
+    "PRINTRELAY_PAIRING_GLOBAL_RATE_LIMIT": "100000",
+}
 
 
 def redis_reachable() -> bool:
