@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 class RateLimiter(Protocol):
@@ -60,6 +63,8 @@ class RedisRateLimiter:
 
     A fixed window admits up to twice the limit across one window boundary; for abuse limits
     that is acceptable, and it costs one round trip (INCR, and EXPIRE on the first hit).
+    While Redis is unreachable the limit is kept per process (in memory) instead: a limiter
+    must never be the reason a job is refused.
     """
 
     def __init__(self, redis: object, limit: int, window_s: float, prefix: str) -> None:
@@ -68,8 +73,20 @@ class RedisRateLimiter:
         self.window_s = window_s
         self._prefix = prefix
         self._clock = time.time
+        self._fallback = InMemoryRateLimiter(limit, window_s)
 
     async def hit(self, key: str) -> float | None:
+        from redis.exceptions import RedisError
+
+        try:
+            return await self._hit(key)
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "rate limiter: Redis unavailable (%s); limiting per process", type(exc).__name__
+            )
+            return await self._fallback.hit(key)
+
+    async def _hit(self, key: str) -> float | None:
         now = self._clock()
         window = int(now // self.window_s)
         redis_key = f"{self._prefix}:{key}:{window}"

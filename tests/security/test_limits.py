@@ -104,3 +104,18 @@ async def test_redis_limiter_is_shared_and_windowed() -> None:
         assert await one.hit("other") is None
     finally:
         await redis.aclose()
+
+
+@pytest.mark.postgres
+async def test_redis_limiter_falls_back_to_per_process_limits_when_redis_is_down() -> None:
+    from redis.asyncio import Redis
+
+    from tests.servers import free_port
+
+    dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    try:
+        limiter = RedisRateLimiter(dead, limit=2, window_s=60, prefix="test:dead")
+        assert [await limiter.hit("k"), await limiter.hit("k")] == [None, None]  # not refused
+        assert await limiter.hit("k") is not None  # but still limited, in this process
+    finally:
+        await dead.aclose()
