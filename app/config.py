@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # interval + timeout, its owner lock released and its jobs offered to the next owner.
     socket_ping_interval_s: float = Field(default=25.0, gt=0)
     socket_ping_timeout_s: float = Field(default=20.0, gt=0)
+    # Largest Socket.IO message accepted; every event of the protocol is a few hundred bytes.
+    socket_max_message_bytes: int = Field(default=64 * 1024, gt=0)
 
     def socket_origins(self) -> str | list[str] | None:
         if self.socket_allowed_origins:

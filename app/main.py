@@ -45,6 +45,7 @@ def _socket_server(settings: Settings) -> socketio.AsyncServer:
         cors_allowed_origins=settings.socket_origins(),
         ping_interval=settings.socket_ping_interval_s,
         ping_timeout=settings.socket_ping_timeout_s,
+        max_http_buffer_size=settings.socket_max_message_bytes,
         logger=False,
         engineio_logger=False,
     )
