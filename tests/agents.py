@@ -101,3 +101,15 @@ async def wait_status(rest: World, tenant: Tenant, job_id: str, want: set[str]) 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"job stayed {job['status']}, wanted {want}")
         await asyncio.sleep(0.1)
+
+
+async def paired_station_bridge(
+    world: World, server: str, state_dir: Path
+) -> tuple[Tenant, str, str]:
+    """A new tenant with a location and an 80 mm station, and an agent state dir paired to
+    that station through the agent's own CLI (which creates the dir, mode 0700)."""
+    tenant = await world.tenant()
+    location = await tenant.location()
+    station = await tenant.station(location, "COCINA", 80)
+    pair_with_cli(server, await tenant.pairing_code(location, station), state_dir)
+    return tenant, location, station

@@ -12,10 +12,17 @@ import pytest
 
 from bridge_agent.render import render_job
 from bridge_agent.transports import PrinterState
-from tests.agents import TERMINAL, WAIT_S, pair_with_cli, start_agent, stop_agent, wait_status
+from tests.agents import (
+    TERMINAL,
+    WAIT_S,
+    paired_station_bridge,
+    start_agent,
+    stop_agent,
+    wait_status,
+)
 from tests.bridge_agent.printer_sim import PrinterSimulator
 from tests.servers import running_server
-from tests.world import DOCUMENT, Tenant, World
+from tests.world import DOCUMENT, World
 
 pytestmark = pytest.mark.slow
 
@@ -40,18 +47,10 @@ async def printer() -> AsyncIterator[PrinterSimulator]:
         yield sim
 
 
-async def _station_bridge(rest: World, server: str, state_dir: Path) -> tuple[Tenant, str, str]:
-    tenant = await rest.tenant()
-    location = await tenant.location()
-    station = await tenant.station(location, "COCINA", 80)
-    pair_with_cli(server, await tenant.pairing_code(location, station), state_dir)
-    return tenant, location, station
-
-
 async def test_a_document_prints_once_with_the_renderers_bytes(
     server: str, rest: World, printer: PrinterSimulator, tmp_path: Path
 ) -> None:
-    tenant, location, station = await _station_bridge(rest, server, tmp_path)
+    tenant, location, station = await paired_station_bridge(rest, server, tmp_path)
     agent = start_agent(tmp_path, printer.url)
     try:
         job = await tenant.job(location, station, drawer_pulse=True, copies=2)
@@ -85,7 +84,7 @@ async def test_a_document_prints_once_with_the_renderers_bytes(
 async def test_a_full_printer_holds_jobs_and_reports_its_state(
     server: str, rest: World, printer: PrinterSimulator, tmp_path: Path
 ) -> None:
-    tenant, location, station = await _station_bridge(rest, server, tmp_path)
+    tenant, location, station = await paired_station_bridge(rest, server, tmp_path)
     printer.state = PrinterState.PAPER_OUT
     agent = start_agent(tmp_path, printer.url)
     try:
@@ -118,7 +117,7 @@ async def test_an_agent_killed_mid_job_loses_nothing_and_never_prints_twice(
     final: str,
     bytes_printed: str,
 ) -> None:
-    tenant, location, station = await _station_bridge(rest, server, tmp_path)
+    tenant, location, station = await paired_station_bridge(rest, server, tmp_path)
     job = await tenant.job(location, station, document=DOCUMENT)
     crashing = start_agent(tmp_path, printer.url, crash_at=crash_at)
     try:
@@ -148,7 +147,7 @@ async def test_an_agent_killed_mid_job_loses_nothing_and_never_prints_twice(
 async def test_an_unpaired_agent_stops_for_good(
     server: str, rest: World, printer: PrinterSimulator, tmp_path: Path
 ) -> None:
-    tenant, _, _ = await _station_bridge(rest, server, tmp_path)
+    tenant, _, _ = await paired_station_bridge(rest, server, tmp_path)
     agent = start_agent(tmp_path, printer.url)
     try:
         device = (await rest.client.get("/v1/devices", headers=tenant.manager)).json()["items"][0]
@@ -181,7 +180,7 @@ async def test_a_ticket_the_agent_cannot_render_is_reported_failed_not_left_hang
     document = {
         "blocks": [{"type": "image", "png_base64": base64.b64encode(buf.getvalue()).decode()}]
     }
-    tenant, location, station = await _station_bridge(rest, server, tmp_path)
+    tenant, location, station = await paired_station_bridge(rest, server, tmp_path)
     agent = start_agent(tmp_path, printer.url)
     try:
         job = await tenant.job(location, station, document=document)

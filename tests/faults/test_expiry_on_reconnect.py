@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests import databases
-from tests.agents import pair_with_cli, start_agent, stop_agent, wait_status
+from tests.agents import paired_station_bridge, start_agent, stop_agent, wait_status
 from tests.bridge_agent.printer_sim import PrinterSimulator
 from tests.realtime.conftest import TEST_SERVER_ENV, redis_reachable
 from tests.servers import ServerProcess
@@ -40,12 +40,8 @@ async def test_an_expired_job_never_prints_when_its_bridge_comes_back(
     ):
         try:
             world = World(client, app=None)
-            tenant = await world.tenant()
-            location = await tenant.location()
-            station = await tenant.station(location)
             state_dir = tmp_path / "agent"
-            state_dir.mkdir()
-            pair_with_cli(base_url, await tenant.pairing_code(location, station), state_dir)
+            tenant, location, station = await paired_station_bridge(world, base_url, state_dir)
 
             late = await tenant.job(
                 location,

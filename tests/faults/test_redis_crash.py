@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.agents import pair_with_cli, start_agent, stop_agent
+from tests.agents import paired_station_bridge, start_agent, stop_agent
 from tests.bridge_agent.printer_sim import PrinterSimulator
 from tests.faults.services import private_redis, require_private_services
 from tests.realtime.conftest import TEST_SERVER_ENV
@@ -48,12 +48,8 @@ async def test_redis_crash_mid_load_loses_and_duplicates_nothing(
         ):
             try:
                 world = World(client, app=None)
-                tenant = await world.tenant()
-                location = await tenant.location()
-                station = await tenant.station(location)
                 state_dir = tmp_path / "agent"
-                state_dir.mkdir()
-                pair_with_cli(base_url, await tenant.pairing_code(location, station), state_dir)
+                tenant, location, station = await paired_station_bridge(world, base_url, state_dir)
                 agents.append(start_agent(state_dir, printer.url, heartbeat_interval_s=HEARTBEAT_S))
 
                 accepted: dict[str, str] = {}
