@@ -1,0 +1,140 @@
+"""``--profile``: py-spy attached to the server for the measurement window, and a summary of the
+collapsed stacks it writes (open the ``.collapsed.txt`` file in https://www.speedscope.app or
+flamegraph.pl for the full picture)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.server import venv_bin
+
+_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+
+def py_spy() -> str | None:
+    exe = venv_bin("py-spy")
+    return exe if Path(exe).exists() else shutil.which("py-spy")
+
+
+class Recorder:
+    def __init__(self, pid: int, output: Path, duration_s: float, rate: int = 100) -> None:
+        self.pid = pid
+        self.output = output
+        self.duration_s = duration_s
+        self.rate = rate
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        exe = py_spy()
+        if exe is None:
+            raise RuntimeError("--profile needs py-spy: .venv/bin/pip install py-spy")
+        self.proc = await asyncio.create_subprocess_exec(
+            exe,
+            "record",
+            "--pid",
+            str(self.pid),
+            "--duration",
+            str(max(1, round(self.duration_s))),
+            "--rate",
+            str(self.rate),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(self.output),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+
+    async def wait(self) -> None:
+        if self.proc is None:
+            return
+        _, err = await self.proc.communicate()
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"py-spy failed: {err.decode(errors='replace')[-500:]}")
+
+
+@dataclass
+class Frame:
+    func: str
+    file: str
+
+    @property
+    def package(self) -> str:
+        path = self.file
+        if path.startswith("<"):
+            return path
+        first = path.split("/", 1)[0]
+        return first.removesuffix(".py")
+
+    def __str__(self) -> str:
+        return f"{self.func} ({self.file})"
+
+
+def parse_frame(text: str) -> Frame:
+    m = _FRAME.match(text)
+    if m is None:
+        return Frame(text, "?")
+    return Frame(m["func"], m["file"])
+
+
+def summarize(collapsed: Path, top: int = 15) -> dict[str, Any]:
+    """Self and inclusive shares per function, self share per top-level package."""
+    self_by_func: Counter[str] = Counter()
+    incl_by_func: Counter[str] = Counter()
+    self_by_package: Counter[str] = Counter()
+    incl_by_package: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [parse_frame(f) for f in stack.split(";")]
+        leaf = frames[-1]
+        self_by_func[str(leaf)] += count
+        self_by_package[leaf.package] += count
+        for name in {str(f) for f in frames}:
+            incl_by_func[name] += count
+        for pkg in {f.package for f in frames}:
+            incl_by_package[pkg] += count
+
+    def share(counter: Counter[str], n: int) -> list[tuple[str, float]]:
+        return [(k, round(100 * v / total, 1)) for k, v in counter.most_common(n)] if total else []
+
+    return {
+        "samples": total,
+        "file": str(collapsed),
+        "self_by_package_pct": share(self_by_package, 12),
+        "inclusive_by_package_pct": share(incl_by_package, 12),
+        "self_by_function_pct": share(self_by_func, top),
+        "inclusive_by_function_pct": [
+            (k, v) for k, v in share(incl_by_func, top + 25) if not _is_plumbing(k)
+        ][:top],
+    }
+
+
+def _is_plumbing(name: str) -> bool:
+    """Frames on every stack (the event loop, uvicorn's entry) say nothing about cost."""
+    return any(
+        s in name
+        for s in (
+            "<module>",
+            "run (asyncio/runners.py)",
+            "run_until_complete",
+            "run_forever",
+            "_run_once",
+            "_run (asyncio/events.py)",
+            "main (app/cli.py)",
+            "_serve (app/cli.py)",
+            "run (uvicorn",
+            "serve (uvicorn",
+        )
+    )

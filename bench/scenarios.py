@@ -1,0 +1,622 @@
+"""The scenarios: closed and open loop throughput, idle bridges, reconnect after a crash, and
+the agent's render cost. Each returns a JSON-able dict; ``problems`` non-empty means the run
+broke a guarantee (or could not run) and the bench exits non-zero."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import shutil
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench import procstat
+from bench.load import (
+    BenchBridge,
+    LoopbackPrinter,
+    PosClient,
+    PrinterLink,
+    Tracker,
+    now,
+    verify,
+)
+from bench.profile import Recorder, summarize
+from bench.server import Backend, Server, postgres_reachable, redis_reachable
+from bench.stats import latency_summary_ms
+from bench.world import create_world, gather_limited, pair_devices
+
+MB = 1024 * 1024
+
+
+@dataclass
+class Options:
+    stations: int = 20
+    pos: int = 8
+    duration_s: float = 10.0
+    warmup_s: float = 2.0
+    rate: float = 200.0
+    heartbeat_s: float = 30.0
+    printer: bool = False
+    idempotency_keys: bool = False
+    profile: bool = False
+    redis_db: int = 13
+    idle_sizes: list[int] = field(default_factory=lambda: [1000, 5000, 10000])
+    idle_hold_s: float = 35.0
+    connect_concurrency: int = 200
+    reconnect_bridges: int = 1000
+    backlog_per_bridge: int = 1
+    render_iterations: int = 500
+    stall_timeout_s: float = 30.0  # a drain fails once nothing printed for this long
+    results_dir: Path = Path("bench/results")
+    stamp: str = ""
+
+
+class Skip(Exception):
+    pass
+
+
+@asynccontextmanager
+async def serving(backend_name: str, opts: Options) -> AsyncIterator[tuple[Backend, Server]]:
+    """A fresh backend and a running server on it; torn down (database dropped) after."""
+    if backend_name == "postgres":
+        if not await postgres_reachable():
+            raise Skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+        if not await redis_reachable():
+            raise Skip("Redis is not reachable at 127.0.0.1:6379")
+    backend = await Backend.create(backend_name, opts.redis_db)
+    server = Server(backend)
+    try:
+        yield backend, server
+    finally:
+        server.stop()
+        await backend.drop()
+        opts.results_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            shutil.copy(server.log_path, opts.results_dir / f"{opts.stamp}-{backend_name}.log")
+        shutil.rmtree(backend.workdir, ignore_errors=True)
+
+
+def client_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        timeout=aiohttp.ClientTimeout(total=60),
+    )
+
+
+def meter_for(server: Server, backend: Backend) -> procstat.CpuMeter:
+    return procstat.CpuMeter(
+        [server.pid], postgres=backend.uses_postgres, redis=backend.redis_url is not None
+    )
+
+
+async def cpu_breakdown(
+    backend: Backend, before: procstat.Snapshot, after: procstat.Snapshot
+) -> dict[str, float]:
+    per_pid = procstat.delta(before, after)
+    groups = procstat.totals(per_pid)
+    out = {f"{g}_s": round(s, 3) for g, s in groups.items()}
+    out["total_s"] = round(sum(groups.values()), 3)
+    # Everything else the machine ran meanwhile (another user's processes compete for the
+    # same 2 cores): busy time of all cores minus the server side and this generator.
+    generator_s = after.generator_s - before.generator_s
+    machine_s = after.machine_busy_s - before.machine_busy_s
+    out["generator_s"] = round(generator_s, 3)
+    out["machine_busy_s"] = round(machine_s, 3)
+    out["foreign_s"] = round(max(0.0, machine_s - out["total_s"] - generator_s), 3)
+    others = await backend.backend_pids_of_other_databases()
+    if others:
+        other_s = sum(s for pid, s in per_pid.get("postgres", {}).items() if pid in others)
+        out["postgres_other_databases_s"] = round(other_s, 3)
+    return out
+
+
+async def wait_owners(bridges: list[BenchBridge], timeout_s: float) -> int:
+    """Wait until every bridge is owner; return how many are not."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            for b in bridges:
+                await b.is_owner.wait()
+    return sum(1 for b in bridges if not b.is_owner.is_set())
+
+
+def _spawn_guarded(
+    factory: Callable[[], Awaitable[Any]], tasks: set[asyncio.Task[Any]]
+) -> asyncio.Task[Any]:
+    task: asyncio.Task[Any] = asyncio.ensure_future(factory())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return task
+
+
+# -- closed and open loop ---------------------------------------------------------------------
+
+
+async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "scenario": mode,
+        "backend": backend_name,
+        "stations": opts.stations,
+        "pos_clients": opts.pos,
+        "warmup_s": opts.warmup_s,
+        "duration_s": opts.duration_s,
+        "printer": "loopback-tcp" if opts.printer else "none",
+        "idempotency_keys": opts.idempotency_keys,
+    }
+    if mode == "open":
+        result["offered_rate"] = opts.rate
+    async with serving(backend_name, opts) as (backend, server), client_session() as session:
+        await server.start(session)
+        world = await create_world(
+            session,
+            server.url,
+            server.admin_token,
+            locations=1,
+            stations_per_location=opts.stations,
+            pos_keys=opts.pos,
+        )
+        devices = await pair_devices(
+            session, server.url, world, [(loc, st) for st, loc in world.stations.items()]
+        )
+        tracker = Tracker()
+        printer: LoopbackPrinter | None = None
+        ticket = b""
+        if opts.printer:
+            from bench.tickets import KITCHEN_TICKET
+            from bridge_agent.render import render_job
+
+            ticket = render_job({"document": KITCHEN_TICKET, "copies": 1})
+            printer = LoopbackPrinter()
+            await printer.start()
+        bridges = [
+            BenchBridge(
+                session,
+                server.url,
+                d,
+                tracker,
+                printer=PrinterLink(printer.port, ticket) if printer else None,
+                heartbeat_s=opts.heartbeat_s,
+            )
+            for d in devices
+        ]
+        await asyncio.gather(*(b.connect() for b in bridges))
+        if missing := await wait_owners(bridges, 30):
+            raise RuntimeError(f"{missing} bridges never became owner")
+        for b in bridges:
+            b.start_heartbeats()
+        pos = [
+            PosClient(
+                server.url,
+                world.pos_secrets[i],
+                world.stations,
+                tracker,
+                idempotency_keys=opts.idempotency_keys,
+            )
+            for i in range(opts.pos)
+        ]
+        stations = list(world.stations)
+        meter = meter_for(server, backend)
+        recorder: Recorder | None = None
+        window: dict[str, Any] = {}
+
+        async def measure() -> None:
+            nonlocal recorder
+            await asyncio.sleep(opts.warmup_s)
+            if opts.profile:
+                out = opts.results_dir / f"{opts.stamp}-{mode}-{backend_name}.collapsed.txt"
+                opts.results_dir.mkdir(parents=True, exist_ok=True)
+                recorder = Recorder(server.pid, out, opts.duration_s)
+                await recorder.start()
+            window["t0"], window["cpu0"] = now(), meter.snapshot()
+            window["gen0"] = procstat.self_cpu_s()
+            await asyncio.sleep(opts.duration_s)
+            window["t1"], window["cpu1"] = now(), meter.snapshot()
+            window["gen1"] = procstat.self_cpu_s()
+
+        lag: list[float] = []
+        if mode == "closed":
+            stop = asyncio.Event()
+
+            async def till(i: int) -> None:
+                n = i
+                while not stop.is_set():
+                    await pos[i].submit(stations[n % len(stations)])
+                    n += 1
+
+            tills = [asyncio.create_task(till(i)) for i in range(opts.pos)]
+            await measure()
+            stop.set()
+            await asyncio.gather(*tills)
+        else:
+            tasks: set[asyncio.Task[Any]] = set()
+            interval = 1.0 / opts.rate
+            total = int(opts.rate * (opts.warmup_s + opts.duration_s))
+            measuring = asyncio.create_task(measure())
+            start = now() + 0.01
+            for i in range(total):
+                due = start + i * interval
+                delay = due - now()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                else:
+                    lag.append(-delay)
+                client = pos[i % len(pos)]
+                station = stations[i % len(stations)]
+                # Latency counts from when the job was due, so a late sender cannot hide it.
+                _spawn_guarded(partial(client.submit, station, due), tasks)
+            await measuring
+            await asyncio.gather(*list(tasks))
+        drained = await tracker.wait_drained(opts.stall_timeout_s)
+        rss, hwm = procstat.rss_bytes(server.pid)
+        verification = await verify(backend, tracker)
+        if recorder is not None:
+            await recorder.wait()
+            result["profile"] = summarize(recorder.output)
+        cpu = await cpu_breakdown(backend, window["cpu0"], window["cpu1"])
+        for b in bridges:
+            await b.close()
+        for p in pos:
+            await p.close()
+        if printer is not None:
+            result["printer_bytes"] = printer.bytes_received
+            await printer.close()
+    t0, t1 = window["t0"], window["t1"]
+    wall = t1 - t0
+    printed = sum(1 for t in tracker.printed_at.values() if t0 <= t < t1)
+    in_window = [j for j, t in tracker.submitted_at.items() if t0 <= t < t1]
+    latencies = [
+        tracker.printed_at[j] - tracker.submitted_at[j]
+        for j in in_window
+        if j in tracker.printed_at
+    ]
+    http = [tracker.accepted_at[j] - tracker.submitted_at[j] for j in in_window]
+    gen_s = window["gen1"] - window["gen0"]
+    result.update(
+        {
+            "window_s": round(wall, 3),
+            "printed_in_window": printed,
+            "printed_per_s": round(printed / wall, 1),
+            "submitted_per_s": round(len(in_window) / wall, 1),
+            "submit_to_printed_ms": latency_summary_ms(latencies),
+            "submit_http_ms": latency_summary_ms(http),
+            "server_cpu": cpu,
+            "server_cpu_ms_per_job": round(1000 * cpu["total_s"] / printed, 3) if printed else None,
+            "server_process_cpu_ms_per_job": (
+                round(1000 * cpu["server_s"] / printed, 3) if printed else None
+            ),
+            "server_process_utilisation": round(cpu["server_s"] / wall, 2),
+            "generator_cpu_s": round(gen_s, 3),
+            "generator_cpu_ms_per_job": round(1000 * gen_s / printed, 3) if printed else None,
+            "generator_utilisation": round(gen_s / wall, 2),
+            "server_rss_mb": round(rss / MB, 1),
+            "server_hwm_mb": round(hwm / MB, 1),
+            "drained": drained,
+            "deliveries": tracker.deliveries,
+            "duplicate_deliveries": tracker.duplicate_deliveries,
+            "http_status": dict(tracker.http_status),
+            "http_errors": tracker.http_errors,
+            "transport_errors": dict(tracker.transport_errors),
+            "ack_errors": dict(tracker.ack_errors),
+            "heartbeats_ok": sum(b.heartbeats_ok for b in bridges),
+            "verification": verification.__dict__,
+            "server_log": server.log_problems(),
+        }
+    )
+    if mode == "open":
+        result["achieved_rate"] = round(len(in_window) / wall, 1)
+        result["sender_late_ms_max"] = round(1000 * max(lag), 2) if lag else 0.0
+    problems = list(verification.problems)
+    if not drained:
+        problems.append(
+            f"{tracker.outstanding()} jobs never printed (nothing for {opts.stall_timeout_s} s)"
+        )
+    result["problems"] = problems
+    result["warnings"] = load_warnings(tracker)
+    return result
+
+
+def load_warnings(tracker: Tracker) -> list[str]:
+    """Errors under load: not a broken guarantee (the job was never accepted), but news."""
+    warnings = []
+    non_201 = {s: n for s, n in tracker.http_status.items() if s != 201}
+    if non_201:
+        warnings.append(f"POS submissions answered {non_201} (not 201): {tracker.http_errors[:3]}")
+    if tracker.transport_errors:
+        warnings.append(f"POS transport errors: {dict(tracker.transport_errors)}")
+    if tracker.ack_errors:
+        warnings.append(f"socket acks with errors: {dict(tracker.ack_errors)}")
+    return warnings
+
+
+# -- idle bridges -----------------------------------------------------------------------------
+
+IDLE_BRIDGES_PER_LOCATION = 100
+
+
+async def idle(backend_name: str, opts: Options) -> dict[str, Any]:
+    """Pair max(sizes) location bridges once; then, for each size, a fresh server process
+    holds that many bridges (each heartbeating every ``heartbeat_s``) for ``idle_hold_s``."""
+    sizes = sorted(opts.idle_sizes)
+    result: dict[str, Any] = {
+        "scenario": "idle",
+        "backend": backend_name,
+        "heartbeat_s": opts.heartbeat_s,
+        "hold_s": opts.idle_hold_s,
+        "tiers": [],
+    }
+    problems: list[str] = []
+    warnings: list[str] = []
+    async with serving(backend_name, opts) as (backend, server), client_session() as session:
+        await server.start(session)
+        locations = math.ceil(sizes[-1] / IDLE_BRIDGES_PER_LOCATION)
+        world = await create_world(
+            session,
+            server.url,
+            server.admin_token,
+            locations=locations,
+            stations_per_location=0,
+            pos_keys=0,
+        )
+        t = now()
+        scopes: list[tuple[str, str | None]] = [
+            (world.locations[i // IDLE_BRIDGES_PER_LOCATION], None) for i in range(sizes[-1])
+        ]
+        devices = await pair_devices(session, server.url, world, scopes, concurrency=64)
+        pairing_s = now() - t
+        result["paired"] = len(devices)
+        result["pairing_s"] = round(pairing_s, 1)
+        result["pairings_per_s"] = round(len(devices) / pairing_s, 1)
+        server.stop()
+        for n in sizes:
+            tier = await _idle_tier(session, backend, server, devices[:n], opts)
+            result["tiers"].append(tier)
+            warnings.extend(f"{n} bridges: {p}" for p in tier.pop("warnings"))
+        result["server_log"] = server.log_problems()
+    result["problems"] = problems
+    result["warnings"] = warnings
+    return result
+
+
+async def _idle_tier(
+    session: aiohttp.ClientSession,
+    backend: Backend,
+    server: Server,
+    devices: list[Any],
+    opts: Options,
+) -> dict[str, Any]:
+    n = len(devices)
+    await server.start(session)
+    await asyncio.sleep(1.0)
+    rss_empty, _ = procstat.rss_bytes(server.pid)
+    tracker = Tracker()
+    bridges = [
+        BenchBridge(session, server.url, d, tracker, heartbeat_s=opts.heartbeat_s) for d in devices
+    ]
+    failures: Counter[str] = Counter()
+
+    async def bring_up(b: BenchBridge) -> None:
+        try:
+            await b.connect(timeout_s=60)
+            await asyncio.wait_for(b.is_owner.wait(), 60)
+        except Exception as exc:
+            failures[type(exc).__name__] += 1
+            return
+        b.start_heartbeats()
+
+    meter = meter_for(server, backend)
+    t0, cpu0 = now(), meter.snapshot()
+    await gather_limited([partial(bring_up, b) for b in bridges], opts.connect_concurrency)
+    connect_s = now() - t0
+    cpu1 = meter.snapshot()
+    owners = sum(1 for b in bridges if b.is_owner.is_set())
+    rss_connected, _ = procstat.rss_bytes(server.pid)
+    await asyncio.sleep(opts.idle_hold_s)
+    cpu2 = meter.snapshot()
+    rss, hwm = procstat.rss_bytes(server.pid)
+    still_open = sum(1 for b in bridges if b.client is not None and b.client.connected)
+    latencies = [s for b in bridges for s in b.heartbeat_latency_s]
+    connect_cpu = await cpu_breakdown(backend, cpu0, cpu1)
+    hold_cpu = await cpu_breakdown(backend, cpu1, cpu2)
+    tier: dict[str, Any] = {
+        "bridges": n,
+        "owners": owners,
+        "connect_failures": dict(failures),
+        "connect_s": round(connect_s, 2),
+        "connects_per_s": round(n / connect_s, 1),
+        "connect_cpu": connect_cpu,
+        "connect_server_cpu_ms_per_bridge": round(1000 * connect_cpu["total_s"] / n, 2),
+        "open_after_hold": still_open,
+        "server_rss_empty_mb": round(rss_empty / MB, 1),
+        "server_rss_connected_mb": round(rss_connected / MB, 1),
+        "server_rss_mb": round(rss / MB, 1),
+        "server_hwm_mb": round(hwm / MB, 1),
+        "rss_per_bridge_kb": round((rss - rss_empty) / n / 1024, 1),
+        "hold_cpu": hold_cpu,
+        "hold_server_utilisation": round(hold_cpu["server_s"] / opts.idle_hold_s, 3),
+        "hold_total_utilisation": round(hold_cpu["total_s"] / opts.idle_hold_s, 3),
+        "heartbeats_ok": sum(b.heartbeats_ok for b in bridges),
+        "heartbeats_not_owner": sum(b.heartbeats_not_owner for b in bridges),
+        "heartbeat_errors": sum(b.heartbeat_errors for b in bridges),
+        "heartbeat_ack_ms": latency_summary_ms(latencies),
+        "engineio_pings_answered": sum(
+            b.client.pings_answered for b in bridges if b.client is not None
+        ),
+    }
+    warnings = []
+    if owners < n:
+        warnings.append(f"only {owners} of {n} became owner ({dict(failures)})")
+    if still_open < owners:
+        warnings.append(f"{owners - still_open} sockets dropped while idle")
+    if tier["heartbeats_not_owner"] or tier["heartbeat_errors"]:
+        warnings.append(
+            f"heartbeats: {tier['heartbeats_not_owner']} not owner, "
+            f"{tier['heartbeat_errors']} failed"
+        )
+    tier["warnings"] = warnings
+    await gather_limited([b.close for b in bridges], 500)
+    server.stop()
+    return tier
+
+
+# -- reconnect and drain after a crash --------------------------------------------------------
+
+RECONNECT_STATIONS_PER_LOCATION = 20
+
+
+async def reconnect(backend_name: str, opts: Options) -> dict[str, Any]:
+    """N station bridges are owners; the server is SIGKILLed and started again at once; as soon
+    as /healthz answers, the POS clients submit ``backlog_per_bridge`` jobs for every station.
+    Measured from the moment the restarted server answers: until every bridge is owner again,
+    and until every one of those jobs is reported printed."""
+    n = opts.reconnect_bridges
+    result: dict[str, Any] = {
+        "scenario": "reconnect",
+        "backend": backend_name,
+        "bridges": n,
+        "backlog_jobs": n * opts.backlog_per_bridge,
+        "backoff": "agent's: full jitter, base 1 s, doubling, cap 60 s",
+    }
+    async with serving(backend_name, opts) as (backend, server), client_session() as session:
+        await server.start(session)
+        world = await create_world(
+            session,
+            server.url,
+            server.admin_token,
+            locations=math.ceil(n / RECONNECT_STATIONS_PER_LOCATION),
+            stations_per_location=RECONNECT_STATIONS_PER_LOCATION,
+            pos_keys=opts.pos,
+        )
+        scopes: list[tuple[str, str | None]] = [
+            (loc, st) for st, loc in list(world.stations.items())[:n]
+        ]
+        devices = await pair_devices(session, server.url, world, scopes)
+        tracker = Tracker()
+        bridges = [
+            BenchBridge(session, server.url, d, tracker, heartbeat_s=opts.heartbeat_s)
+            for d in devices
+        ]
+        runs = [asyncio.create_task(b.run_forever()) for b in bridges]
+        t = now()
+        if missing := await wait_owners(bridges, 120):
+            raise RuntimeError(f"{missing} bridges never became owner before the crash")
+        result["first_connect_s"] = round(now() - t, 2)
+        await asyncio.sleep(1.0)
+        attempts_before = sum(b.connect_attempts for b in bridges)
+
+        t_kill = now()
+        server.kill()
+        server.spawn()
+        meter = meter_for(server, backend)
+        cpu0 = meter.snapshot()
+        await server.wait_healthy(session, poll_s=0.01)
+        t_up = now()
+
+        pos = [PosClient(server.url, s, world.stations, tracker) for s in world.pos_secrets]
+        backlog_stations = [st for _, st in scopes if st is not None] * opts.backlog_per_bridge
+
+        async def till(i: int) -> None:
+            for station in backlog_stations[i :: len(pos)]:
+                await pos[i].submit(station)
+
+        await asyncio.gather(*(till(i) for i in range(len(pos))))
+        t_submitted = now()
+        expected = set(tracker.submitted_at)
+        missing_owners = await wait_owners(bridges, 120)
+        drained = await tracker.wait_drained(opts.stall_timeout_s, expected)
+        t_done = now()
+        cpu1 = meter.snapshot()
+        back = [
+            b.owner_at - t_up for b in bridges if b.owner_at is not None and b.owner_at > t_kill
+        ]
+        printed = [tracker.printed_at[j] - t_up for j in expected if j in tracker.printed_at]
+        verification = await verify(backend, tracker)
+        cpu = await cpu_breakdown(backend, cpu0, cpu1)
+        for r in runs:
+            r.cancel()
+        await gather_limited([b.close for b in bridges], 500)
+        await asyncio.gather(*runs, return_exceptions=True)
+        for p in pos:
+            await p.close()
+        result.update(
+            {
+                "restart_s": round(t_up - t_kill, 2),
+                "submit_s": round(t_submitted - t_up, 2),
+                "all_owners_s": round(max(back), 2) if len(back) == n else None,
+                "owner_back_s": latency_summary_ms(back),
+                "drained_s": round(max(printed), 2) if drained and printed else None,
+                "all_owners_and_drained_s": (
+                    round(max(max(back), max(printed)), 2)
+                    if len(back) == n and drained and printed
+                    else None
+                ),
+                "from_kill_s": round(t_done - t_kill, 2),
+                "reconnect_attempts": sum(b.connect_attempts for b in bridges) - attempts_before,
+                "failed_connects": sum(b.failed_connects for b in bridges),
+                "recovery_cpu": cpu,
+                "duplicate_deliveries": tracker.duplicate_deliveries,
+                "http_status": dict(tracker.http_status),
+                "transport_errors": dict(tracker.transport_errors),
+                "ack_errors": dict(tracker.ack_errors),
+                "verification": verification.__dict__,
+                "server_log": server.log_problems(),
+            }
+        )
+        # owner_back_s holds seconds, not milliseconds: rename the keys' unit.
+        result["owner_back_s"] = {
+            k: (round(v / 1000, 2) if isinstance(v, float) else v)
+            for k, v in result["owner_back_s"].items()
+        }
+    problems = list(verification.problems)
+    if missing_owners:
+        problems.append(f"{missing_owners} bridges not owner again")
+    if not drained:
+        problems.append("the backlog did not drain")
+    result["problems"] = problems
+    result["warnings"] = load_warnings(tracker)
+    return result
+
+
+# -- the agent's render cost -------------------------------------------------------------------
+
+
+def render(opts: Options) -> dict[str, Any]:
+    from bench.tickets import KITCHEN_TICKET, without_qr
+    from bridge_agent.render import render_job
+
+    cases = {
+        "kitchen ticket, 80 mm (with QR)": ({"document": KITCHEN_TICKET}, 80),
+        "kitchen ticket, 80 mm, no QR": ({"document": without_qr(KITCHEN_TICKET)}, 80),
+        "kitchen ticket, 58 mm (with QR)": ({"document": KITCHEN_TICKET}, 58),
+    }
+    rows = []
+    for name, (job, width) in cases.items():
+        for _ in range(20):
+            render_job(job, paper_width_mm=width)
+        times = []
+        cpu0 = time.process_time()
+        for _ in range(opts.render_iterations):
+            t = time.perf_counter()
+            out = render_job(job, paper_width_mm=width)
+            times.append(time.perf_counter() - t)
+        cpu = time.process_time() - cpu0
+        summary = latency_summary_ms(times)
+        rows.append(
+            {
+                "case": name,
+                "iterations": opts.render_iterations,
+                "bytes": len(out),
+                "mean_ms": round(1000 * sum(times) / len(times), 3),
+                "p50_ms": summary["p50"],
+                "p99_ms": summary["p99"],
+                "cpu_ms_per_ticket": round(1000 * cpu / opts.render_iterations, 3),
+            }
+        )
+    return {"scenario": "render", "backend": "-", "cases": rows, "problems": []}
