@@ -36,9 +36,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## bench: the benchmark harness (issue 7)
+## bench: the benchmark harness (issue 7): closed + open loop on SQLite and on PostgreSQL + Redis,
+## idle bridges (1k/5k/10k) and reconnect (1k) on PostgreSQL + Redis, render cost; see docs/benchmarks.md
+BENCH_ARGS ?= --rate 200,25
 bench: $(VENV)/.installed-test
-	@echo "The benchmark harness is not built yet (issue 7)." && exit 1
+	$(BIN)/python -m bench all $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
