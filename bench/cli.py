@@ -17,13 +17,14 @@ import json
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import scenarios
 from bench.scenarios import Options, Skip
@@ -38,6 +39,7 @@ DEFAULT_BACKENDS = {
     "reconnect": ("postgres",),
     "render": ("-",),
 }
+T = TypeVar("T")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -73,6 +75,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--idle-sizes", default="1000,5000,10000", help="comma-separated")
     p.add_argument("--idle-hold", type=float, default=35.0, help="seconds each tier is held")
     p.add_argument("--connect-concurrency", type=int, default=200)
+    p.add_argument(
+        "--idle-connect-budget",
+        type=float,
+        default=180.0,
+        help="seconds a tier may spend connecting; it is held with whatever is connected then",
+    )
     p.add_argument("--reconnect-bridges", type=int, default=1000)
     p.add_argument("--backlog-per-bridge", type=int, default=1)
     p.add_argument("--render-iterations", type=int, default=500)
@@ -97,6 +105,7 @@ def options(args: argparse.Namespace, stamp: str) -> Options:
         idle_sizes=[int(x) for x in args.idle_sizes.split(",") if x.strip()],
         idle_hold_s=args.idle_hold,
         connect_concurrency=args.connect_concurrency,
+        idle_connect_budget_s=args.idle_connect_budget,
         reconnect_bridges=args.reconnect_bridges,
         backlog_per_bridge=args.backlog_per_bridge,
         render_iterations=args.render_iterations,
@@ -145,8 +154,15 @@ def machine() -> dict[str, Any]:
             text=True,
             check=False,
         ).stdout.strip()
+        # Uncommitted changes to what is measured (others may be editing the server).
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "app", "migrations", "pyproject.toml"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split("\n")
     except OSError:
-        commit = "?"
+        commit, dirty = "?", []
     return {
         "cpu_model": model,
         "cpus": os.cpu_count(),
@@ -154,6 +170,7 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "git_commit": commit,
+        "uncommitted_server_changes": [d.strip() for d in dirty if d.strip()],
     }
 
 
@@ -203,7 +220,13 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    out += [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
     return "\n".join(out)
 
 
@@ -416,6 +439,17 @@ def targets(results: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]
     return out
 
 
+async def cancel_on_sigterm(work: Coroutine[Any, Any, T]) -> T:
+    """SIGTERM cancels the run like Ctrl-C does, so servers stop and databases are dropped."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await task
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -434,15 +468,21 @@ def main(argv: list[str] | None = None) -> int:
     info["generator_nofile"] = nofile
     print(
         f"printrelay bench: {info['cpus']} x {info['cpu_model']}, kernel {info['kernel']}, "
-        f"Python {info['python']}, commit {info['git_commit']}; runs: "
+        f"Python {info['python']}, commit {info['git_commit']}"
+        + (" + uncommitted changes in app/" if info["uncommitted_server_changes"] else "")
+        + "; runs: "
         + ", ".join(
             (f"{n} {r:g}/s" if r is not None else n) + (f"/{b}" if b != "-" else "")
             for n, b, r in runs
         ),
         flush=True,
     )
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        results = runner.run(run_all(runs, opts))
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            results = runner.run(cancel_on_sigterm(run_all(runs, opts)))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print("\ninterrupted: servers stopped, bench databases dropped", file=sys.stderr)
+        return 130
     checks = targets(results) if args.scenario == "all" else []
     problems = [f"{r['scenario']}/{r['backend']}: {p}" for r in results for p in r["problems"]]
     document = {

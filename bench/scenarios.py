@@ -52,6 +52,7 @@ class Options:
     idle_sizes: list[int] = field(default_factory=lambda: [1000, 5000, 10000])
     idle_hold_s: float = 35.0
     connect_concurrency: int = 200
+    idle_connect_budget_s: float = 180.0
     reconnect_bridges: int = 1000
     backlog_per_bridge: int = 1
     render_iterations: int = 500
@@ -65,7 +66,9 @@ class Skip(Exception):
 
 
 @asynccontextmanager
-async def serving(backend_name: str, opts: Options) -> AsyncIterator[tuple[Backend, Server]]:
+async def serving(
+    backend_name: str, opts: Options, label: str
+) -> AsyncIterator[tuple[Backend, Server]]:
     """A fresh backend and a running server on it; torn down (database dropped) after."""
     if backend_name == "postgres":
         if not await postgres_reachable():
@@ -81,7 +84,8 @@ async def serving(backend_name: str, opts: Options) -> AsyncIterator[tuple[Backe
         await backend.drop()
         opts.results_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
-            shutil.copy(server.log_path, opts.results_dir / f"{opts.stamp}-{backend_name}.log")
+            log_copy = opts.results_dir / f"{opts.stamp}-{label}-{backend_name}.log"
+            shutil.copy(server.log_path, log_copy)
         shutil.rmtree(backend.workdir, ignore_errors=True)
 
 
@@ -153,7 +157,11 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
     }
     if mode == "open":
         result["offered_rate"] = opts.rate
-    async with serving(backend_name, opts) as (backend, server), client_session() as session:
+    label = mode if mode == "closed" else f"open{opts.rate:g}"
+    async with (
+        serving(backend_name, opts, label) as (backend, server),
+        client_session() as session,
+    ):
         await server.start(session)
         world = await create_world(
             session,
@@ -319,7 +327,7 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
             f"{tracker.outstanding()} jobs never printed (nothing for {opts.stall_timeout_s} s)"
         )
     result["problems"] = problems
-    result["warnings"] = load_warnings(tracker)
+    result["warnings"] = verification.warnings + load_warnings(tracker)
     return result
 
 
@@ -354,7 +362,10 @@ async def idle(backend_name: str, opts: Options) -> dict[str, Any]:
     }
     problems: list[str] = []
     warnings: list[str] = []
-    async with serving(backend_name, opts) as (backend, server), client_session() as session:
+    async with (
+        serving(backend_name, opts, "idle") as (backend, server),
+        client_session() as session,
+    ):
         await server.start(session)
         locations = math.ceil(sizes[-1] / IDLE_BRIDGES_PER_LOCATION)
         world = await create_world(
@@ -371,6 +382,7 @@ async def idle(backend_name: str, opts: Options) -> dict[str, Any]:
         ]
         devices = await pair_devices(session, server.url, world, scopes, concurrency=64)
         pairing_s = now() - t
+        print(f"  paired {len(devices)} bridges in {pairing_s:.1f} s", flush=True)
         result["paired"] = len(devices)
         result["pairing_s"] = round(pairing_s, 1)
         result["pairings_per_s"] = round(len(devices) / pairing_s, 1)
@@ -413,11 +425,25 @@ async def _idle_tier(
 
     meter = meter_for(server, backend)
     t0, cpu0 = now(), meter.snapshot()
-    await gather_limited([partial(bring_up, b) for b in bridges], opts.connect_concurrency)
+    bringing = asyncio.ensure_future(
+        gather_limited([partial(bring_up, b) for b in bridges], opts.connect_concurrency)
+    )
+    done, _ = await asyncio.wait({bringing}, timeout=opts.idle_connect_budget_s)
+    budget_exhausted = not done
+    if budget_exhausted:
+        bringing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await bringing
     connect_s = now() - t0
     cpu1 = meter.snapshot()
     owners = sum(1 for b in bridges if b.is_owner.is_set())
     rss_connected, _ = procstat.rss_bytes(server.pid)
+    print(
+        f"  {n} bridges: {owners} owners after {connect_s:.1f} s"
+        + (" (connect budget exhausted)" if budget_exhausted else "")
+        + f"; holding {opts.idle_hold_s:g} s",
+        flush=True,
+    )
     await asyncio.sleep(opts.idle_hold_s)
     cpu2 = meter.snapshot()
     rss, hwm = procstat.rss_bytes(server.pid)
@@ -430,15 +456,18 @@ async def _idle_tier(
         "owners": owners,
         "connect_failures": dict(failures),
         "connect_s": round(connect_s, 2),
-        "connects_per_s": round(n / connect_s, 1),
+        "connects_per_s": round(owners / connect_s, 1),
+        "connect_budget_exhausted": budget_exhausted,
         "connect_cpu": connect_cpu,
-        "connect_server_cpu_ms_per_bridge": round(1000 * connect_cpu["total_s"] / n, 2),
+        "connect_server_cpu_ms_per_bridge": round(
+            1000 * connect_cpu["total_s"] / max(owners, 1), 2
+        ),
         "open_after_hold": still_open,
         "server_rss_empty_mb": round(rss_empty / MB, 1),
         "server_rss_connected_mb": round(rss_connected / MB, 1),
         "server_rss_mb": round(rss / MB, 1),
         "server_hwm_mb": round(hwm / MB, 1),
-        "rss_per_bridge_kb": round((rss - rss_empty) / n / 1024, 1),
+        "rss_per_bridge_kb": round((rss - rss_empty) / max(owners, 1) / 1024, 1),
         "hold_cpu": hold_cpu,
         "hold_server_utilisation": round(hold_cpu["server_s"] / opts.idle_hold_s, 3),
         "hold_total_utilisation": round(hold_cpu["total_s"] / opts.idle_hold_s, 3),
@@ -484,7 +513,10 @@ async def reconnect(backend_name: str, opts: Options) -> dict[str, Any]:
         "backlog_jobs": n * opts.backlog_per_bridge,
         "backoff": "agent's: full jitter, base 1 s, doubling, cap 60 s",
     }
-    async with serving(backend_name, opts) as (backend, server), client_session() as session:
+    async with (
+        serving(backend_name, opts, "reconnect") as (backend, server),
+        client_session() as session,
+    ):
         await server.start(session)
         world = await create_world(
             session,
@@ -580,7 +612,7 @@ async def reconnect(backend_name: str, opts: Options) -> dict[str, Any]:
     if not drained:
         problems.append("the backlog did not drain")
     result["problems"] = problems
-    result["warnings"] = load_warnings(tracker)
+    result["warnings"] = verification.warnings + load_warnings(tracker)
     return result
 
 

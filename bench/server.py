@@ -40,6 +40,21 @@ BENCH_ENV = {
 }
 
 
+try:  # resolved here, not in the forked child (which must not import or take locks)
+    import ctypes
+
+    _PRCTL: Any = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _PRCTL = None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the bench dies, so no server outlives it (Linux)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def venv_bin(name: str) -> str:
     """A console script beside the running interpreter (the project's .venv)."""
     candidate = Path(sys.executable).parent / name
@@ -227,6 +242,7 @@ class Server:
                 env=self.env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
         self.starts += 1
 
