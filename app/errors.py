@@ -7,7 +7,7 @@ FastAPI's own validation errors and unknown routes, so no answer leaves in anoth
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,36 @@ def error_response(
     )
 
 
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
+def _flat_routes(routes: Sequence[Any]) -> list[Route]:
+    flat: list[Route] = []
+    for route in routes:
+        if isinstance(route, Route):
+            flat.append(route)
+        elif hasattr(route, "original_router"):  # FastAPI's lazily included router
+            flat.extend(_flat_routes(route.original_router.routes))
+        elif hasattr(route, "routes"):
+            flat.extend(_flat_routes(route.routes))
+    return flat
+
+
+def allowed_methods(app: Any, path: str) -> set[str]:
+    """The methods served at ``path`` (for the ``Allow`` header of a 405): those of every route
+    whose template matches it, the most specific templates only (``/v1/devices/me`` is not
+    ``/v1/devices/{device_id}``)."""
+    matches = [
+        route
+        for route in _flat_routes(app.router.routes)
+        if route.methods and route.path_regex.match(path)
+    ]
+    if not matches:
+        return set()
+    fewest = min(route.path.count("{") for route in matches)
+    return {m for route in matches if route.path.count("{") == fewest for m in route.methods or ()}
+
+
 def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -170,10 +201,18 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return error_response(422, "validation_error", _describe_validation(exc))
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
+            # A body that is not JSON (or not UTF-8) is invalid input like any other: 422.
+            return error_response(422, "validation_error", "body: not valid JSON")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route that matched the path; a path
+            # served by several routes (GET and POST /v1/locations) allows all of theirs.
+            headers["Allow"] = ", ".join(sorted(allowed_methods(request.app, request.url.path)))
         code = HTTP_STATUS_CODES.get(exc.status_code, "error")
-        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+        return error_response(exc.status_code, code, str(exc.detail), headers)
 
     async def on_database_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc).__name__)

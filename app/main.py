@@ -21,6 +21,7 @@ from app.db import Database
 from app.devices.endpoints import router as devices_router
 from app.errors import install_error_handlers
 from app.locations.endpoints import router as locations_router
+from app.openapi_links import install_openapi
 from app.print_jobs.endpoints import router as print_jobs_router
 from app.realtime.server import Realtime
 from app.schemas_common import Output
@@ -113,12 +114,15 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
         version="0.1.0",
         summary="Gets every job from a web POS to the right thermal printer exactly once.",
         lifespan=lifespan,
+        # Operation IDs are the endpoint names (``submit_job``), which the schema's links use.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.sio = sio
     app.state.realtime = realtime
     app.state.limiters = _limiters(settings, None)
     install_error_handlers(app)
+    install_openapi(app)
     for router in (tenants_router, locations_router, devices_router, print_jobs_router):
         app.include_router(router)
 

@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from app.api_common import AppSettings, Db
-from app.auth.dependencies import DeviceOnly, Manager
+from app.auth.dependencies import AuthFirstRoute, DeviceOnly, Manager
 from app.coordination.rate_limit import retry_after_seconds
 from app.devices import service
 from app.devices.schemas import (
@@ -18,7 +18,9 @@ from app.devices.schemas import (
 from app.errors import ERROR_RESPONSES, ErrorBody, RateLimited
 from app.schemas_common import ItemList
 
-router = APIRouter(prefix="/v1", tags=["devices"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["devices"], responses=ERROR_RESPONSES, route_class=AuthFirstRoute
+)
 
 
 @router.post("/pairing-codes", status_code=status.HTTP_201_CREATED, response_model=PairingCodeOut)

@@ -5,13 +5,18 @@ import uuid
 from fastapi import APIRouter, status
 
 from app.api_common import Db
-from app.auth.dependencies import Manager, PosOrManager
+from app.auth.dependencies import AuthFirstRoute, Manager, PosOrManager
 from app.errors import ERROR_RESPONSES
 from app.locations import service
 from app.locations.schemas import LocationCreate, LocationOut, StationCreate, StationOut
 from app.schemas_common import ItemList
 
-router = APIRouter(prefix="/v1/locations", tags=["locations"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1/locations",
+    tags=["locations"],
+    responses=ERROR_RESPONSES,
+    route_class=AuthFirstRoute,
+)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=LocationOut)

@@ -9,7 +9,7 @@ import base64
 import binascii
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from app.schemas_common import Input
 
@@ -18,6 +18,15 @@ MAX_TEXT_CHARS = 4_000
 MAX_QR_CHARS = 2_000
 MAX_IMAGE_BYTES = 512 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# What ``decode_base64`` accepts, for the schema (validation itself stays in code).
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+# Base64 of a PNG starts with the signature: "iVBORw0KGgo" and one more symbol.
+PNG_BASE64_PATTERN = "^iVBORw0KGgo[A-Za-z0-9+/]" + BASE64_PATTERN[1:]
+
+
+def base64_length(max_bytes: int) -> int:
+    return 4 * -(-max_bytes // 3)
 
 
 def decode_base64(value: str, *, max_bytes: int) -> bytes:
@@ -70,6 +79,26 @@ class QrBlock(Input):
 
 
 class BarcodeBlock(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "properties": {
+                        "symbology": {"const": "EAN13"},
+                        "data": {"pattern": "^[0-9]{12,13}$"},
+                    }
+                },
+                {
+                    "properties": {
+                        "symbology": {"const": "CODE128"},
+                        "data": {"pattern": "^[ -~]+$"},
+                    }
+                },
+            ]
+        },
+    )
+
     type: Literal["barcode"]
     data: str = Field(min_length=1, max_length=80)
     symbology: Literal["EAN13", "CODE128"]
@@ -86,7 +115,14 @@ class BarcodeBlock(Input):
 
 class ImageBlock(Input):
     type: Literal["image"]
-    png_base64: Annotated[str, AfterValidator(_png)]
+    png_base64: Annotated[
+        str,
+        AfterValidator(_png),
+        Field(
+            max_length=base64_length(MAX_IMAGE_BYTES),
+            json_schema_extra={"pattern": PNG_BASE64_PATTERN},
+        ),
+    ]
 
 
 class CutBlock(Input):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from app.api_common import AppSettings, Db
-from app.auth.dependencies import DeviceOnly, JobReader, PosOrManager
+from app.auth.dependencies import AuthFirstRoute, DeviceOnly, JobReader, PosOrManager
 from app.coordination.rate_limit import retry_after_seconds
 from app.errors import ERROR_RESPONSES, ErrorBody, RateLimited, ValidationFailed
 from app.models import ActorKind, JobStatus
@@ -16,7 +16,12 @@ from app.print_jobs.repository import JobFilter
 from app.print_jobs.schemas import JobCreate, JobOut, JobPage, JobUpdate
 from app.schemas_common import ItemList, Output
 
-router = APIRouter(prefix="/v1/print-jobs", tags=["print-jobs"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1/print-jobs",
+    tags=["print-jobs"],
+    responses=ERROR_RESPONSES,
+    route_class=AuthFirstRoute,
+)
 
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "already_claimed | stale_epoch | invalid_transition"}
@@ -46,7 +51,13 @@ async def submit_job(
     db: Db,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            json_schema_extra={"pattern": f"^[!-~]{{1,{MAX_IDEMPOTENCY_KEY_CHARS}}}$"},
+        ),
+    ] = None,
 ) -> JobOut:
     key = _check_idempotency_key(idempotency_key)
     wait_s = await request.app.state.limiters["submit_key"].hit(str(principal.key_id))

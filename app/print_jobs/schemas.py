@@ -5,11 +5,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from app.models import JobStatus, PrintJob
-from app.print_jobs.document import Document, decode_base64
-from app.schemas_common import Input, Output
+from app.print_jobs.document import BASE64_PATTERN, Document, base64_length, decode_base64
+from app.schemas_common import Epoch, Input, Output
 
 MAX_RAW_BYTES = 700 * 1024  # base64 of this still fits the 1 MiB body cap
 MAX_COPIES = 10
@@ -18,7 +18,11 @@ MAX_EXPIRES_IN_S = 86_400
 
 class RawPayload(Input):
     encoding: Literal["base64"]
-    data: str = Field(min_length=1)
+    data: str = Field(
+        min_length=1,
+        max_length=base64_length(MAX_RAW_BYTES),
+        json_schema_extra={"pattern": BASE64_PATTERN},
+    )
 
     @model_validator(mode="after")
     def _canonical(self) -> RawPayload:
@@ -27,6 +31,17 @@ class RawPayload(Input):
 
 
 class JobCreate(Input):
+    # The schema says what the validator below enforces: exactly one of the two is an object.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["document"], "properties": {"document": {"type": "object"}}},
+                {"required": ["raw"], "properties": {"raw": {"type": "object"}}},
+            ]
+        },
+    )
+
     location_id: uuid.UUID
     station_id: uuid.UUID | None = None
     document: Document | None = None
@@ -45,8 +60,19 @@ class JobCreate(Input):
 class JobUpdate(Input):
     """A device's claim (``sent``) or report (``printed`` / ``failed``)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            # What the validator below enforces: an error only with status "failed".
+            "anyOf": [
+                {"properties": {"status": {"const": "failed"}}},
+                {"properties": {"error": {"type": "null"}}},
+            ]
+        },
+    )
+
     status: Literal[JobStatus.SENT, JobStatus.PRINTED, JobStatus.FAILED]
-    epoch: int = Field(ge=0)
+    epoch: Epoch
     error: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")

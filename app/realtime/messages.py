@@ -10,7 +10,7 @@ from pydantic import Field, ValidationError
 
 from app.errors import AppError, is_database_unavailable
 from app.models import JobStatus
-from app.schemas_common import Input
+from app.schemas_common import Epoch, Input
 
 
 class PrinterState(StrEnum):
@@ -24,12 +24,12 @@ class PrinterState(StrEnum):
 
 class ClaimMessage(Input):
     id: uuid.UUID
-    epoch: int = Field(ge=0)
+    epoch: Epoch
 
 
 class ReportMessage(Input):
     id: uuid.UUID
-    epoch: int = Field(ge=0)
+    epoch: Epoch
     status: Literal[JobStatus.PRINTED, JobStatus.FAILED]
     error: str | None = Field(default=None, max_length=200)
 

@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.api_common import Db
-from app.auth.dependencies import Admin, Manager
+from app.auth.dependencies import Admin, AuthFirstRoute, Manager
 from app.errors import ERROR_RESPONSES
 from app.schemas_common import ItemList
 from app.tenants import service
@@ -19,7 +19,9 @@ from app.tenants.schemas import (
     TenantOut,
 )
 
-router = APIRouter(prefix="/v1", tags=["tenants"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["tenants"], responses=ERROR_RESPONSES, route_class=AuthFirstRoute
+)
 
 
 @router.post("/tenants", status_code=status.HTTP_201_CREATED, response_model=TenantCreated)
