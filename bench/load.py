@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from bench.server import Backend
-from bench.sio import ConnectRefused, Disconnected, SioClient, SocketIOError
+from bench.sio import ConnectRefused, Disconnected, SioClient
 from bench.tickets import KITCHEN_TICKET
 from bench.world import PairedDevice, bearer
 
@@ -174,7 +174,8 @@ class BenchBridge:
         self.heartbeats_ok = 0
         self.heartbeats_not_owner = 0
         self.heartbeat_errors = 0
-        self.heartbeat_latency_s: list[float] = []
+        self.heartbeat_timeouts = 0
+        self.heartbeat_samples: list[tuple[float, float]] = []  # (sent at, ack after s)
         self.connect_attempts = 0
         self.failed_connects = 0
         self.refused: str | None = None
@@ -195,22 +196,29 @@ class BenchBridge:
         await client.connect(timeout_s)
 
     async def run_forever(self) -> None:
-        """Stay connected; reconnect with the agent's backoff (full jitter, base 1 s)."""
+        """Stay connected; reconnect with the agent's backoff (full jitter, base 1 s). A bridge
+        already connected (and heartbeating) is adopted as it is."""
         from bridge_agent.connection import backoff_delay
 
+        adopted = self.client is not None and self.client.connected
         while not self._stopping.is_set():
-            try:
-                await self.connect()
-            except ConnectRefused as exc:
-                self.failed_connects += 1
-                if exc.code in ("revoked", "unauthorized"):
-                    self.refused = exc.code
-                    return
-            except (OSError, aiohttp.ClientError, SocketIOError, TimeoutError):
-                self.failed_connects += 1
+            if adopted:
+                adopted, hb = False, None
             else:
-                assert self.client is not None
-                hb = self.start_heartbeats()
+                try:
+                    await self.connect()
+                except ConnectRefused as exc:
+                    self.failed_connects += 1
+                    if exc.code in ("revoked", "unauthorized"):
+                        self.refused = exc.code
+                        return
+                    hb = None
+                except Exception:  # refused, reset, timed out: back off and try again
+                    self.failed_connects += 1
+                    hb = None
+                else:
+                    hb = self.start_heartbeats()
+            if self.client is not None and self.client.connected:
                 closed = asyncio.ensure_future(self.client.closed.wait())
                 stopping = asyncio.ensure_future(self._stopping.wait())
                 await asyncio.wait({closed, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -244,10 +252,14 @@ class BenchBridge:
             started = now()
             try:
                 ack = await client.call("heartbeat", timeout_s=CALL_TIMEOUT_S)
-            except (Disconnected, TimeoutError):
-                self.heartbeat_errors += 1
+            except Disconnected:
                 return
-            self.heartbeat_latency_s.append(now() - started)
+            except TimeoutError:  # half-open or hopelessly slow: the agent starts over
+                self.heartbeat_errors += 1
+                self.heartbeat_timeouts += 1
+                await client.close()
+                return
+            self.heartbeat_samples.append((started, now() - started))
             if isinstance(ack, dict) and ack.get("owner") is True:
                 self.heartbeats_ok += 1
             elif isinstance(ack, dict) and ack.get("owner") is False:

@@ -86,6 +86,7 @@ async def serving(
         with contextlib.suppress(OSError):
             log_copy = opts.results_dir / f"{opts.stamp}-{label}-{backend_name}.log"
             shutil.copy(server.log_path, log_copy)
+            server.keep_log(log_copy)
         shutil.rmtree(backend.workdir, ignore_errors=True)
 
 
@@ -444,11 +445,16 @@ async def _idle_tier(
         + f"; holding {opts.idle_hold_s:g} s",
         flush=True,
     )
+    hold_start = now()
     await asyncio.sleep(opts.idle_hold_s)
     cpu2 = meter.snapshot()
     rss, hwm = procstat.rss_bytes(server.pid)
     still_open = sum(1 for b in bridges if b.client is not None and b.client.connected)
-    latencies = [s for b in bridges for s in b.heartbeat_latency_s]
+    owners_after = sum(
+        1 for b in bridges if b.is_owner.is_set() and b.client is not None and b.client.connected
+    )
+    # Heartbeats sent while holding (the connect storm's are not an idle server's).
+    latencies = [lat for b in bridges for t, lat in b.heartbeat_samples if t >= hold_start]
     connect_cpu = await cpu_breakdown(backend, cpu0, cpu1)
     hold_cpu = await cpu_breakdown(backend, cpu1, cpu2)
     tier: dict[str, Any] = {
@@ -463,6 +469,8 @@ async def _idle_tier(
             1000 * connect_cpu["total_s"] / max(owners, 1), 2
         ),
         "open_after_hold": still_open,
+        "owners_after_hold": owners_after,
+        "heartbeat_timeouts": sum(b.heartbeat_timeouts for b in bridges),
         "server_rss_empty_mb": round(rss_empty / MB, 1),
         "server_rss_connected_mb": round(rss_connected / MB, 1),
         "server_rss_mb": round(rss / MB, 1),
@@ -474,6 +482,7 @@ async def _idle_tier(
         "heartbeats_ok": sum(b.heartbeats_ok for b in bridges),
         "heartbeats_not_owner": sum(b.heartbeats_not_owner for b in bridges),
         "heartbeat_errors": sum(b.heartbeat_errors for b in bridges),
+        "heartbeats_in_hold": len(latencies),
         "heartbeat_ack_ms": latency_summary_ms(latencies),
         "engineio_pings_answered": sum(
             b.client.pings_answered for b in bridges if b.client is not None
@@ -535,77 +544,113 @@ async def reconnect(backend_name: str, opts: Options) -> dict[str, Any]:
             BenchBridge(session, server.url, d, tracker, heartbeat_s=opts.heartbeat_s)
             for d in devices
         ]
-        runs = [asyncio.create_task(b.run_forever()) for b in bridges]
-        t = now()
-        if missing := await wait_owners(bridges, 120):
-            raise RuntimeError(f"{missing} bridges never became owner before the crash")
-        result["first_connect_s"] = round(now() - t, 2)
-        await asyncio.sleep(1.0)
-        attempts_before = sum(b.connect_attempts for b in bridges)
+        runs: list[asyncio.Task[None]] = []
+        try:
+            return await _crash_and_recover(
+                session, backend, server, world, scopes, tracker, bridges, runs, opts, result
+            )
+        finally:
+            await gather_limited([b.close for b in bridges], 500)
+            for r in runs:
+                r.cancel()
+            await asyncio.gather(*runs, return_exceptions=True)
 
-        t_kill = now()
-        server.kill()
-        server.spawn()
-        meter = meter_for(server, backend)
-        cpu0 = meter.snapshot()
-        await server.wait_healthy(session, poll_s=0.01)
-        t_up = now()
 
-        pos = [PosClient(server.url, s, world.stations, tracker) for s in world.pos_secrets]
-        backlog_stations = [st for _, st in scopes if st is not None] * opts.backlog_per_bridge
+async def _bring_up(bridge: BenchBridge, budget_s: float) -> None:
+    """Connect until owner (a few tries while the server is busy), then heartbeat."""
+    deadline = now() + budget_s
+    while now() < deadline:
+        try:
+            await bridge.connect()
+            await asyncio.wait_for(bridge.is_owner.wait(), max(1.0, deadline - now()))
+        except Exception:
+            if bridge.client is not None:
+                await bridge.client.close()
+            await asyncio.sleep(0.5)
+            continue
+        bridge.start_heartbeats()
+        return
 
-        async def till(i: int) -> None:
-            for station in backlog_stations[i :: len(pos)]:
-                await pos[i].submit(station)
 
-        await asyncio.gather(*(till(i) for i in range(len(pos))))
-        t_submitted = now()
-        expected = set(tracker.submitted_at)
-        missing_owners = await wait_owners(bridges, 120)
-        drained = await tracker.wait_drained(opts.stall_timeout_s, expected)
-        t_done = now()
-        cpu1 = meter.snapshot()
-        back = [
-            b.owner_at - t_up for b in bridges if b.owner_at is not None and b.owner_at > t_kill
-        ]
-        printed = [tracker.printed_at[j] - t_up for j in expected if j in tracker.printed_at]
-        verification = await verify(backend, tracker)
-        cpu = await cpu_breakdown(backend, cpu0, cpu1)
-        for r in runs:
-            r.cancel()
-        await gather_limited([b.close for b in bridges], 500)
-        await asyncio.gather(*runs, return_exceptions=True)
-        for p in pos:
-            await p.close()
-        result.update(
-            {
-                "restart_s": round(t_up - t_kill, 2),
-                "submit_s": round(t_submitted - t_up, 2),
-                "all_owners_s": round(max(back), 2) if len(back) == n else None,
-                "owner_back_s": latency_summary_ms(back),
-                "drained_s": round(max(printed), 2) if drained and printed else None,
-                "all_owners_and_drained_s": (
-                    round(max(max(back), max(printed)), 2)
-                    if len(back) == n and drained and printed
-                    else None
-                ),
-                "from_kill_s": round(t_done - t_kill, 2),
-                "reconnect_attempts": sum(b.connect_attempts for b in bridges) - attempts_before,
-                "failed_connects": sum(b.failed_connects for b in bridges),
-                "recovery_cpu": cpu,
-                "duplicate_deliveries": tracker.duplicate_deliveries,
-                "http_status": dict(tracker.http_status),
-                "transport_errors": dict(tracker.transport_errors),
-                "ack_errors": dict(tracker.ack_errors),
-                "verification": verification.__dict__,
-                "server_log": server.log_problems(),
-            }
-        )
-        # owner_back_s holds seconds, not milliseconds: rename the keys' unit.
-        result["owner_back_s"] = {
-            k: (round(v / 1000, 2) if isinstance(v, float) else v)
-            for k, v in result["owner_back_s"].items()
+async def _crash_and_recover(
+    session: aiohttp.ClientSession,
+    backend: Backend,
+    server: Server,
+    world: Any,
+    scopes: list[tuple[str, str | None]],
+    tracker: Tracker,
+    bridges: list[BenchBridge],
+    runs: list[asyncio.Task[None]],
+    opts: Options,
+    result: dict[str, Any],
+) -> dict[str, Any]:
+    n = len(bridges)
+    t = now()
+    await gather_limited([partial(_bring_up, b, 120.0) for b in bridges], opts.connect_concurrency)
+    if missing := sum(1 for b in bridges if not b.is_owner.is_set()):
+        raise RuntimeError(f"{missing} bridges never became owner before the crash")
+    result["first_connect_s"] = round(now() - t, 2)
+    runs.extend(asyncio.create_task(b.run_forever()) for b in bridges)
+    await asyncio.sleep(1.0)
+    attempts_before = sum(b.connect_attempts for b in bridges)
+
+    t_kill = now()
+    server.kill()
+    server.spawn()
+    meter = meter_for(server, backend)
+    cpu0 = meter.snapshot()
+    await server.wait_healthy(session, poll_s=0.01)
+    t_up = now()
+
+    pos = [PosClient(server.url, s, world.stations, tracker) for s in world.pos_secrets]
+    backlog_stations = [st for _, st in scopes if st is not None] * opts.backlog_per_bridge
+
+    async def till(i: int) -> None:
+        for station in backlog_stations[i :: len(pos)]:
+            await pos[i].submit(station)
+
+    await asyncio.gather(*(till(i) for i in range(len(pos))))
+    t_submitted = now()
+    expected = set(tracker.submitted_at)
+    missing_owners = await wait_owners(bridges, 120)
+    drained = await tracker.wait_drained(opts.stall_timeout_s, expected)
+    t_done = now()
+    cpu1 = meter.snapshot()
+    back = [b.owner_at - t_up for b in bridges if b.owner_at is not None and b.owner_at > t_kill]
+    printed = [tracker.printed_at[j] - t_up for j in expected if j in tracker.printed_at]
+    verification = await verify(backend, tracker)
+    cpu = await cpu_breakdown(backend, cpu0, cpu1)
+    for p in pos:
+        await p.close()
+    result.update(
+        {
+            "restart_s": round(t_up - t_kill, 2),
+            "submit_s": round(t_submitted - t_up, 2),
+            "all_owners_s": round(max(back), 2) if len(back) == n else None,
+            "owner_back_s": latency_summary_ms(back),
+            "drained_s": round(max(printed), 2) if drained and printed else None,
+            "all_owners_and_drained_s": (
+                round(max(max(back), max(printed)), 2)
+                if len(back) == n and drained and printed
+                else None
+            ),
+            "from_kill_s": round(t_done - t_kill, 2),
+            "reconnect_attempts": sum(b.connect_attempts for b in bridges) - attempts_before,
+            "failed_connects": sum(b.failed_connects for b in bridges),
+            "recovery_cpu": cpu,
+            "duplicate_deliveries": tracker.duplicate_deliveries,
+            "http_status": dict(tracker.http_status),
+            "transport_errors": dict(tracker.transport_errors),
+            "ack_errors": dict(tracker.ack_errors),
+            "verification": verification.__dict__,
+            "server_log": server.log_problems(),
         }
+    )
+    # owner_back_s holds seconds, not milliseconds: rename the keys' unit.
+    result["owner_back_s"] = {
+        k: (round(v / 1000, 2) if isinstance(v, float) else v)
+        for k, v in result["owner_back_s"].items()
+    }
     problems = list(verification.problems)
     if missing_owners:
         problems.append(f"{missing_owners} bridges not owner again")

@@ -195,6 +195,7 @@ class Server:
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    kept_log: dict[str, Any] | None = None  # log_problems() of a log since removed
 
     @property
     def url(self) -> str:
@@ -286,8 +287,14 @@ class Server:
         except OSError:
             return ""
 
+    def keep_log(self, copy: Path) -> None:
+        """Before the working directory goes: summarise the log, and point at its copy."""
+        self.kept_log = {**self.log_problems(), "log": str(copy)}
+
     def log_problems(self) -> dict[str, Any]:
         """Errors and tracebacks the server logged (at --log-level warning)."""
+        if self.kept_log is not None:
+            return self.kept_log
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
