@@ -31,9 +31,11 @@ async def test_pending_past_expiry_expires_and_cannot_be_claimed(world: World) -
     fresh = await tenant.job(location, expires_in_s=600)
     later = datetime.fromisoformat(due["expires_at"]) + timedelta(seconds=1)
 
-    expired, unconfirmed = await _sweeper(world).run_once(now=later)
+    # The counts span every tenant in the shared test database; only this tenant's jobs are
+    # this test's to judge (other tests' claims may be past their lease by `later`).
+    expired, _ = await _sweeper(world).run_once(now=later)
 
-    assert expired >= 1 and unconfirmed == 0
+    assert expired >= 1
     assert await _status(world, due, tenant.manager) == "expired"
     assert await _status(world, fresh, tenant.manager) == "pending"
     assert_error(await world.claim(bridge, due["id"]), 409, "invalid_transition")

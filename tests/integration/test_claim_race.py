@@ -57,7 +57,10 @@ async def _setup(c: httpx.AsyncClient) -> tuple[str, list[str], list[str]]:
 
 
 async def test_exactly_one_winner_per_job(postgres_url: str, tmp_path: Path) -> None:
-    with running_server(postgres_url, cwd=tmp_path) as base_url:
+    # A lease longer than any run: on a loaded machine the race can outlast the default 120 s,
+    # and the sweeper would rightly turn its winners unconfirmed before the final check.
+    lease = {"PRINTRELAY_JOB_LEASE_S": "3600"}
+    with running_server(postgres_url, cwd=tmp_path, extra_env=lease) as base_url:
         # Idle connections are dropped by the client before uvicorn's 5 s keep-alive would close
         # them under it (a reused, server-closed connection is a ReadError, not a claim result).
         limits = httpx.Limits(max_connections=64, keepalive_expiry=1.0)
