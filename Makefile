@@ -37,7 +37,8 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 ## bench: the benchmark harness (issue 7): closed + open loop on SQLite and on PostgreSQL + Redis,
-## idle bridges (1k/5k/10k) and reconnect (1k) on PostgreSQL + Redis, render cost; see docs/benchmarks.md
+## idle bridges (1k/5k/10k) and reconnect (1k) on PostgreSQL + Redis, render cost, generator ceiling;
+## see docs/benchmarks.md
 BENCH_ARGS ?= --rate 200,25
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench all $(BENCH_ARGS)

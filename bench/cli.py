@@ -30,7 +30,7 @@ from bench import scenarios
 from bench.scenarios import Options, Skip
 from bench.stats import fmt
 
-SCENARIOS = ("closed", "open", "idle", "reconnect", "render")
+SCENARIOS = ("closed", "open", "idle", "reconnect", "render", "selftest")
 # Where each scenario runs unless --backend says otherwise.
 DEFAULT_BACKENDS = {
     "closed": ("sqlite", "postgres"),
@@ -38,6 +38,7 @@ DEFAULT_BACKENDS = {
     "idle": ("postgres",),
     "reconnect": ("postgres",),
     "render": ("-",),
+    "selftest": ("stub",),
 }
 T = TypeVar("T")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -122,8 +123,8 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, float | None]]:
     names = SCENARIOS if args.scenario == "all" else (args.scenario,)
     runs: list[tuple[str, str, float | None]] = []
     for name in names:
-        if name == "render":
-            backends: tuple[str, ...] = ("-",)
+        if name in ("render", "selftest"):
+            backends: tuple[str, ...] = DEFAULT_BACKENDS[name]
         elif args.backend == "both":
             backends = ("sqlite", "postgres")
         elif args.backend:
@@ -192,6 +193,8 @@ async def run_all(runs: list[tuple[str, str, float | None]], opts: Options) -> l
         try:
             if name == "render":
                 result = scenarios.render(opts)
+            elif name == "selftest":
+                result = await scenarios.selftest(opts)
             elif name in ("closed", "open"):
                 result = await scenarios.throughput(name, backend, opts)
             elif name == "idle":
@@ -281,8 +284,9 @@ def render_result(r: dict[str, Any]) -> str:
                 "    self by package: "
                 + ", ".join(f"{k} {v}%" for k, v in p["self_by_package_pct"][:8])
             )
-            for k, v in p["inclusive_by_function_pct"][:10]:
-                lines.append(f"    {v:5.1f}% incl  {k}")
+            lines.append("    where the samples were:")
+            for k, v in p["by_entry_pct"][:12]:
+                lines.append(f"    {v:5.1f}%  {k}")
     elif r["scenario"] == "idle" and "tiers" in r:
         lines.append(
             f"idle bridges on {r['backend']}: paired {fmt(r['paired'])} in {r['pairing_s']} s "
@@ -348,6 +352,17 @@ def render_result(r: dict[str, Any]) -> str:
         lines.append(
             f"  verified: {v['submitted']} submitted, database {v['db_status']}, "
             f"double prints {v['double_prints']}"
+        )
+    elif r["scenario"] == "selftest" and "printed_per_s" in r:
+        lines.append(
+            f"generator ceiling against bench.stub (no database, no auth): "
+            f"{r['stations']} stations, {r['pos_clients']} POS, {r['window_s']} s"
+        )
+        lines.append(
+            f"  printed {fmt(r['printed_per_s'])} jobs/s; load generator "
+            f"{fmt(r['generator_cpu_ms_per_job'], digits=3)} ms/job at "
+            f"{r['generator_utilisation']:.0%} of a core; stub "
+            f"{fmt(r['stub_cpu_ms_per_job'], digits=3)} ms/job at {r['stub_utilisation']:.0%}"
         )
     elif r["scenario"] == "render":
         rows = [

@@ -90,6 +90,8 @@ def summarize(collapsed: Path, top: int = 15) -> dict[str, Any]:
     incl_by_func: Counter[str] = Counter()
     self_by_package: Counter[str] = Counter()
     incl_by_package: Counter[str] = Counter()
+    incl_app: Counter[str] = Counter()
+    by_entry: Counter[str] = Counter()
     total = 0
     for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -105,6 +107,11 @@ def summarize(collapsed: Path, top: int = 15) -> dict[str, Any]:
             incl_by_func[name] += count
         for pkg in {f.package for f in frames}:
             incl_by_package[pkg] += count
+        for name in {
+            str(f) for f in frames if f.file.startswith("app/") and f.file != "app/cli.py"
+        }:
+            incl_app[name] += count
+        by_entry[entry_of(frames)] += count
 
     def share(counter: Counter[str], n: int) -> list[tuple[str, float]]:
         return [(k, round(100 * v / total, 1)) for k, v in counter.most_common(n)] if total else []
@@ -114,11 +121,41 @@ def summarize(collapsed: Path, top: int = 15) -> dict[str, Any]:
         "file": str(collapsed),
         "self_by_package_pct": share(self_by_package, 12),
         "inclusive_by_package_pct": share(incl_by_package, 12),
+        "by_entry_pct": share(by_entry, 20),
+        "app_inclusive_pct": share(incl_app, top),
         "self_by_function_pct": share(self_by_func, top),
         "inclusive_by_function_pct": [
             (k, v) for k, v in share(incl_by_func, top + 25) if not _is_plumbing(k)
         ][:top],
     }
+
+
+def entry_of(frames: list[Frame]) -> str:
+    """What the server was doing: which endpoint or socket handler, or else which layer."""
+    for f in frames:
+        if f.file.endswith("endpoints.py") and f.file.startswith("app/"):
+            return f"REST {f.func} ({f.file})"
+        if f.file == "app/realtime/server.py" and f.func.startswith(("Realtime.on_", "Realtime._")):
+            return f"socket {f.func}"
+        if f.file == "app/realtime/publisher.py":
+            return f"publish {f.func}"
+        if f.file == "app/sweeper.py":
+            return "sweeper"
+    for f in frames:
+        if f.file.startswith("app/auth/"):
+            return "REST authentication (before the endpoint)"
+    files = " ".join(f.file for f in frames)
+    if "greenlet" in files or frames[0].file.startswith("sqlalchemy/"):
+        return "SQLAlchemy in a greenlet (caller not on this stack)"
+    if "engineio/" in files or "socketio/" in files:
+        return "Socket.IO / Engine.IO plumbing (pings, frames, emits)"
+    if "uvicorn/" in files or "starlette/" in files or "fastapi/" in files:
+        return "HTTP plumbing (uvicorn, Starlette, FastAPI)"
+    if "redis/" in files:
+        return "Redis client"
+    if "aiosqlite/" in files or "threading.py" in files:
+        return "aiosqlite worker thread"
+    return "event loop and other"
 
 
 def _is_plumbing(name: str) -> bool:

@@ -8,7 +8,10 @@ import asyncio
 import contextlib
 import math
 import shutil
+import subprocess
+import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -211,58 +214,13 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
             )
             for i in range(opts.pos)
         ]
-        stations = list(world.stations)
         meter = meter_for(server, backend)
         recorder: Recorder | None = None
-        window: dict[str, Any] = {}
-
-        async def measure() -> None:
-            nonlocal recorder
-            await asyncio.sleep(opts.warmup_s)
-            if opts.profile:
-                out = opts.results_dir / f"{opts.stamp}-{mode}-{backend_name}.collapsed.txt"
-                opts.results_dir.mkdir(parents=True, exist_ok=True)
-                recorder = Recorder(server.pid, out, opts.duration_s)
-                await recorder.start()
-            window["t0"], window["cpu0"] = now(), meter.snapshot()
-            window["gen0"] = procstat.self_cpu_s()
-            await asyncio.sleep(opts.duration_s)
-            window["t1"], window["cpu1"] = now(), meter.snapshot()
-            window["gen1"] = procstat.self_cpu_s()
-
-        lag: list[float] = []
-        if mode == "closed":
-            stop = asyncio.Event()
-
-            async def till(i: int) -> None:
-                n = i
-                while not stop.is_set():
-                    await pos[i].submit(stations[n % len(stations)])
-                    n += 1
-
-            tills = [asyncio.create_task(till(i)) for i in range(opts.pos)]
-            await measure()
-            stop.set()
-            await asyncio.gather(*tills)
-        else:
-            tasks: set[asyncio.Task[Any]] = set()
-            interval = 1.0 / opts.rate
-            total = int(opts.rate * (opts.warmup_s + opts.duration_s))
-            measuring = asyncio.create_task(measure())
-            start = now() + 0.01
-            for i in range(total):
-                due = start + i * interval
-                delay = due - now()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                else:
-                    lag.append(-delay)
-                client = pos[i % len(pos)]
-                station = stations[i % len(stations)]
-                # Latency counts from when the job was due, so a late sender cannot hide it.
-                _spawn_guarded(partial(client.submit, station, due), tasks)
-            await measuring
-            await asyncio.gather(*list(tasks))
+        if opts.profile:
+            out = opts.results_dir / f"{opts.stamp}-{label}-{backend_name}.collapsed.txt"
+            opts.results_dir.mkdir(parents=True, exist_ok=True)
+            recorder = Recorder(server.pid, out, opts.duration_s)
+        window, lag = await drive(mode, pos, list(world.stations), opts, meter, recorder)
         drained = await tracker.wait_drained(opts.stall_timeout_s)
         rss, hwm = procstat.rss_bytes(server.pid)
         verification = await verify(backend, tracker)
@@ -277,6 +235,97 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
         if printer is not None:
             result["printer_bytes"] = printer.bytes_received
             await printer.close()
+    result.update(window_figures(tracker, window))
+    result.update(
+        {
+            "server_cpu": cpu,
+            "server_cpu_ms_per_job": per_job_ms(cpu["total_s"], result["printed_in_window"]),
+            "server_process_cpu_ms_per_job": per_job_ms(
+                cpu["server_s"], result["printed_in_window"]
+            ),
+            "server_process_utilisation": round(cpu["server_s"] / result["window_s"], 2),
+            "server_rss_mb": round(rss / MB, 1),
+            "server_hwm_mb": round(hwm / MB, 1),
+            "drained": drained,
+            "heartbeats_ok": sum(b.heartbeats_ok for b in bridges),
+            "verification": verification.__dict__,
+            "server_log": server.log_problems(),
+        }
+    )
+    if mode == "open":
+        result["sender_late_ms_max"] = round(1000 * max(lag), 2) if lag else 0.0
+    problems = list(verification.problems)
+    if not drained:
+        problems.append(
+            f"{tracker.outstanding()} jobs never printed (nothing for {opts.stall_timeout_s} s)"
+        )
+    result["problems"] = problems
+    result["warnings"] = verification.warnings + load_warnings(tracker)
+    return result
+
+
+def per_job_ms(cpu_s: float, jobs: int) -> float | None:
+    return round(1000 * cpu_s / jobs, 3) if jobs else None
+
+
+async def drive(
+    mode: str,
+    pos: list[PosClient],
+    stations: list[str],
+    opts: Options,
+    meter: procstat.CpuMeter,
+    recorder: Recorder | None = None,
+) -> tuple[dict[str, Any], list[float]]:
+    """Run the POS load (closed or open loop) through warm-up and the measured window; return
+    the window's clock and CPU snapshots, and how late the open-loop sender ran."""
+    window: dict[str, Any] = {}
+
+    async def measure() -> None:
+        await asyncio.sleep(opts.warmup_s)
+        if recorder is not None:
+            await recorder.start()
+        window["t0"], window["cpu0"] = now(), meter.snapshot()
+        await asyncio.sleep(opts.duration_s)
+        window["t1"], window["cpu1"] = now(), meter.snapshot()
+
+    lag: list[float] = []
+    if mode == "closed":
+        stop = asyncio.Event()
+
+        async def till(i: int) -> None:
+            n = i
+            while not stop.is_set():
+                await pos[i].submit(stations[n % len(stations)])
+                n += 1
+
+        tills = [asyncio.create_task(till(i)) for i in range(len(pos))]
+        await measure()
+        stop.set()
+        await asyncio.gather(*tills)
+    else:
+        tasks: set[asyncio.Task[Any]] = set()
+        interval = 1.0 / opts.rate
+        total = int(opts.rate * (opts.warmup_s + opts.duration_s))
+        measuring = asyncio.create_task(measure())
+        start = now() + 0.01
+        for i in range(total):
+            due = start + i * interval
+            delay = due - now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                lag.append(-delay)
+            client = pos[i % len(pos)]
+            station = stations[i % len(stations)]
+            # Latency counts from when the job was due, so a late sender cannot hide it.
+            _spawn_guarded(partial(client.submit, station, due), tasks)
+        await measuring
+        await asyncio.gather(*list(tasks))
+    return window, lag
+
+
+def window_figures(tracker: Tracker, window: dict[str, Any]) -> dict[str, Any]:
+    """Throughput, latency and the generator's CPU over the measured window."""
     t0, t1 = window["t0"], window["t1"]
     wall = t1 - t0
     printed = sum(1 for t in tracker.printed_at.values() if t0 <= t < t1)
@@ -287,49 +336,25 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
         if j in tracker.printed_at
     ]
     http = [tracker.accepted_at[j] - tracker.submitted_at[j] for j in in_window]
-    gen_s = window["gen1"] - window["gen0"]
-    result.update(
-        {
-            "window_s": round(wall, 3),
-            "printed_in_window": printed,
-            "printed_per_s": round(printed / wall, 1),
-            "submitted_per_s": round(len(in_window) / wall, 1),
-            "submit_to_printed_ms": latency_summary_ms(latencies),
-            "submit_http_ms": latency_summary_ms(http),
-            "server_cpu": cpu,
-            "server_cpu_ms_per_job": round(1000 * cpu["total_s"] / printed, 3) if printed else None,
-            "server_process_cpu_ms_per_job": (
-                round(1000 * cpu["server_s"] / printed, 3) if printed else None
-            ),
-            "server_process_utilisation": round(cpu["server_s"] / wall, 2),
-            "generator_cpu_s": round(gen_s, 3),
-            "generator_cpu_ms_per_job": round(1000 * gen_s / printed, 3) if printed else None,
-            "generator_utilisation": round(gen_s / wall, 2),
-            "server_rss_mb": round(rss / MB, 1),
-            "server_hwm_mb": round(hwm / MB, 1),
-            "drained": drained,
-            "deliveries": tracker.deliveries,
-            "duplicate_deliveries": tracker.duplicate_deliveries,
-            "http_status": dict(tracker.http_status),
-            "http_errors": tracker.http_errors,
-            "transport_errors": dict(tracker.transport_errors),
-            "ack_errors": dict(tracker.ack_errors),
-            "heartbeats_ok": sum(b.heartbeats_ok for b in bridges),
-            "verification": verification.__dict__,
-            "server_log": server.log_problems(),
-        }
-    )
-    if mode == "open":
-        result["achieved_rate"] = round(len(in_window) / wall, 1)
-        result["sender_late_ms_max"] = round(1000 * max(lag), 2) if lag else 0.0
-    problems = list(verification.problems)
-    if not drained:
-        problems.append(
-            f"{tracker.outstanding()} jobs never printed (nothing for {opts.stall_timeout_s} s)"
-        )
-    result["problems"] = problems
-    result["warnings"] = verification.warnings + load_warnings(tracker)
-    return result
+    gen_s = window["cpu1"].generator_s - window["cpu0"].generator_s
+    return {
+        "window_s": round(wall, 3),
+        "printed_in_window": printed,
+        "printed_per_s": round(printed / wall, 1),
+        "submitted_per_s": round(len(in_window) / wall, 1),
+        "achieved_rate": round(len(in_window) / wall, 1),
+        "submit_to_printed_ms": latency_summary_ms(latencies),
+        "submit_http_ms": latency_summary_ms(http),
+        "generator_cpu_s": round(gen_s, 3),
+        "generator_cpu_ms_per_job": per_job_ms(gen_s, printed),
+        "generator_utilisation": round(gen_s / wall, 2),
+        "deliveries": tracker.deliveries,
+        "duplicate_deliveries": tracker.duplicate_deliveries,
+        "http_status": dict(tracker.http_status),
+        "http_errors": tracker.http_errors,
+        "transport_errors": dict(tracker.transport_errors),
+        "ack_errors": dict(tracker.ack_errors),
+    }
 
 
 def load_warnings(tracker: Tracker) -> list[str]:
@@ -658,6 +683,82 @@ async def _crash_and_recover(
         problems.append("the backlog did not drain")
     result["problems"] = problems
     result["warnings"] = verification.warnings + load_warnings(tracker)
+    return result
+
+
+# -- the load generator's own ceiling ---------------------------------------------------------
+
+
+def _spawn_stub(port: int) -> subprocess.Popen[bytes]:
+    from bench.server import _die_with_parent
+
+    return subprocess.Popen(  # noqa: S603 (this interpreter, our module)
+        [sys.executable, "-m", "bench.stub", "--port", str(port)],
+        preexec_fn=_die_with_parent,
+    )
+
+
+async def selftest(opts: Options) -> dict[str, Any]:
+    """The same closed loop against bench.stub (no database, no auth): how many jobs/s this
+    generator can drive on this machine, and its CPU per job, next to the stub's."""
+    from bench.server import free_port
+    from bench.stub import STUB_TOKEN_PREFIX
+    from bench.world import PairedDevice
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _spawn_stub(port)
+    result: dict[str, Any] = {
+        "scenario": "selftest",
+        "backend": "stub",
+        "stations": opts.stations,
+        "pos_clients": opts.pos,
+        "duration_s": opts.duration_s,
+    }
+    try:
+        async with client_session() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"{url}/healthz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+            location = str(uuid.uuid4())
+            stations = {str(uuid.uuid4()): location for _ in range(opts.stations)}
+            tracker = Tracker()
+            bridges = [
+                BenchBridge(
+                    session,
+                    url,
+                    PairedDevice(st, STUB_TOKEN_PREFIX + st, location, st),
+                    tracker,
+                    heartbeat_s=opts.heartbeat_s,
+                )
+                for st in stations
+            ]
+            await asyncio.gather(*(b.connect() for b in bridges))
+            if missing := await wait_owners(bridges, 10):
+                raise RuntimeError(f"{missing} bridges not owner on the stub")
+            pos = [PosClient(url, "prk_stub", stations, tracker) for _ in range(opts.pos)]
+            meter = procstat.CpuMeter([proc.pid], postgres=False, redis=False)
+            window, _ = await drive("closed", pos, list(stations), opts, meter)
+            drained = await tracker.wait_drained(10)
+            for b in bridges:
+                await b.close()
+            for p in pos:
+                await p.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    result.update(window_figures(tracker, window))
+    stub_s = procstat.totals(procstat.delta(window["cpu0"], window["cpu1"]))["server"]
+    result["stub_cpu_ms_per_job"] = per_job_ms(stub_s, result["printed_in_window"])
+    result["stub_utilisation"] = round(stub_s / result["window_s"], 2)
+    double = sum(1 for n in tracker.prints.values() if n > 1)
+    result["problems"] = [] if drained and not double else ["the stub run lost or doubled jobs"]
+    result["warnings"] = load_warnings(tracker)
     return result
 
 
