@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     job_submit_rate_limit: int = Field(default=3000, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     job_default_expires_in_s: int = Field(default=900, gt=0)
+    # How long a process trusts a secret it looked up without asking the database again.
+    # Revocation evicts at once (locally, and in other processes over the control bus); this
+    # bounds a process that missed the bus message. 0: look every request up.
+    auth_cache_ttl_s: float = Field(default=10.0, ge=0, le=300)
     # Owner lock of a bridge socket; the bridge's heartbeat (every 30 s) renews it.
     owner_lock_ttl_s: float = Field(default=60.0, gt=0)
     # Browser origins allowed to open sockets (web bridges, POS pages); comma-separated.

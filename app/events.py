@@ -13,6 +13,9 @@ from app.models import PrintJob
 class JobChanged:
     job: PrintJob
     created: bool = False  # a new pending job (submit or reprint): route it to bridges
+    # For a new station job: whether its station had an online bridge when it was submitted
+    # (decided in the submit's transaction); None: the publisher looks it up.
+    to_station: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,4 +33,9 @@ class DeviceUnpaired:
     station_id: uuid.UUID | None
 
 
-DomainEvent = JobChanged | DeviceStatusChanged | DeviceUnpaired
+@dataclass(frozen=True, slots=True)
+class ApiKeyRevoked:
+    key_id: uuid.UUID
+
+
+DomainEvent = JobChanged | DeviceStatusChanged | DeviceUnpaired | ApiKeyRevoked

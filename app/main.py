@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
     app.state.settings = settings
     app.state.sio = sio
     app.state.realtime = realtime
+    app.state.principal_cache = realtime.principal_cache
     app.state.limiters = _limiters(settings, None)
     install_error_handlers(app)
     install_openapi(app)

@@ -25,7 +25,7 @@ async def _authenticate_request(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not secret:
         raise Unauthorized("Send 'Authorization: Bearer <secret>'.")
     state = request.app.state
-    return await authenticate(state.db, secret, state.settings.admin_token)
+    return await authenticate(state.db, secret, state.settings.admin_token, state.principal_cache)
 
 
 async def current_principal(

@@ -55,8 +55,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
+    # No pre-ping: with asyncpg it costs three round trips per checkout (BEGIN, a query,
+    # ROLLBACK). A connection the server dropped fails its first statement instead; SQLAlchemy
+    # then invalidates the whole pool, and that request gets a 503 with Retry-After.
     return create_async_engine(
-        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800
+        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=False, pool_recycle=1800
     )
 
 

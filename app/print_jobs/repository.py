@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 
 from app.auth.principals import DeviceScope
 from app.db import Tx
-from app.models import ActorKind, Device, JobEvent, JobStatus, PrintJob
+from app.models import ActorKind, ApiKey, Device, JobEvent, JobStatus, Location, PrintJob, Station
 from app.print_jobs.states import sources_of
 
 
@@ -63,6 +63,43 @@ def _device_at_epoch(device_id: uuid.UUID, epoch: int) -> ColumnElement[bool]:
     return exists().where(
         Device.id == device_id, Device.epoch == epoch, Device.revoked_at.is_(None)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitTarget:
+    key_active: bool  # the submitting key is not revoked (a cached principal may be stale)
+    location_found: bool
+    station_found: bool  # True when no station was named
+    station_bridge_online: bool  # the station has an online station bridge right now
+
+
+async def submit_target(
+    tx: Tx,
+    tenant_id: uuid.UUID,
+    key_id: uuid.UUID | None,
+    location_id: uuid.UUID,
+    station_id: uuid.UUID | None,
+) -> SubmitTarget:
+    """One round trip for all a submission needs to know: the key still stands, the location
+    and station exist in the tenant, and where the new job goes (the station's bridge, if one
+    is online)."""
+    key = exists().where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+    location = exists().where(Location.id == location_id, Location.tenant_id == tenant_id)
+    if station_id is None:
+        active, loc = (await tx.session.execute(select(key, location))).one()
+        return SubmitTarget(bool(active), bool(loc), True, False)
+    station = exists().where(
+        Station.id == station_id, Station.tenant_id == tenant_id, Station.location_id == location_id
+    )
+    bridge = exists().where(
+        Device.station_id == station_id,
+        Device.tenant_id == tenant_id,
+        Device.online.is_(True),
+        Device.revoked_at.is_(None),
+    )
+    stmt = select(key, location, station, bridge)
+    active, loc, st, online = (await tx.session.execute(stmt)).one()
+    return SubmitTarget(bool(active), bool(loc), bool(st), bool(online))
 
 
 async def insert_job(tx: Tx, job: PrintJob) -> PrintJob:

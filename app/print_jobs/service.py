@@ -24,7 +24,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.events import JobChanged
-from app.locations.service import require_location, require_station
+from app.locations.service import require_location
 from app.models import ActorKind, JobEvent, JobStatus, PrintJob
 from app.print_jobs import repository
 from app.print_jobs.repository import JobFilter, StatusChange
@@ -61,9 +61,15 @@ async def submit(
         existing = await repository.get_by_idempotency_key(tx, principal.tenant, idempotency_key)
         if existing is not None:
             return _replay(existing, fingerprint), False
-    await require_location(tx, principal.tenant, body.location_id)
-    if body.station_id is not None:
-        await require_station(tx, principal.tenant, body.location_id, body.station_id)
+    target = await repository.submit_target(
+        tx, principal.tenant, principal.key_id, body.location_id, body.station_id
+    )
+    if not target.key_active:
+        raise Unauthorized("Unknown or revoked API key.")
+    if not target.location_found:
+        raise NotFound("Location not found.")
+    if not target.station_found:
+        raise NotFound("Station not found in this location.")
     now = utcnow()
     job = PrintJob(
         id=uuid.uuid4(),
@@ -81,19 +87,23 @@ async def submit(
         updated_at=now,
         expires_at=now + timedelta(seconds=body.expires_in_s),
     )
-    try:
-        async with tx.session.begin_nested():
-            await repository.insert_job(tx, job)
-    except IntegrityError:
-        # A concurrent retry with the same key won the insert; answer with its job.
-        if idempotency_key is None:
-            raise
-        existing = await repository.get_by_idempotency_key(tx, principal.tenant, idempotency_key)
-        if existing is None:
-            raise
-        return _replay(existing, fingerprint), False
+    if idempotency_key is None:
+        await repository.insert_job(tx, job)
+    else:
+        try:  # a savepoint only where a concurrent retry can collide
+            async with tx.session.begin_nested():
+                await repository.insert_job(tx, job)
+        except IntegrityError:
+            # A concurrent retry with the same key won the insert; answer with its job.
+            existing = await repository.get_by_idempotency_key(
+                tx, principal.tenant, idempotency_key
+            )
+            if existing is None:
+                raise
+            return _replay(existing, fingerprint), False
     await repository.record_changes(tx, [_change(principal, job, None, now)])
-    tx.publish(JobChanged(job, created=True))
+    # Routed now, in the same round trip as the checks: no query after the commit.
+    tx.publish(JobChanged(job, created=True, to_station=target.station_bridge_online))
     return job, True
 
 

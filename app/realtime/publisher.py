@@ -12,7 +12,7 @@ from sqlalchemy import exists, select
 
 from app.auth.principals import DeviceScope, Principal, PrincipalKind
 from app.coordination.bus import ControlBus
-from app.events import DeviceStatusChanged, DeviceUnpaired, JobChanged
+from app.events import ApiKeyRevoked, DeviceStatusChanged, DeviceUnpaired, JobChanged
 from app.models import Device, JobStatus, PrintJob
 from app.print_jobs import service as jobs
 from app.print_jobs.repository import JobFilter
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UNPAIRED = "device.unpaired"
+KEY_REVOKED = "api_key.revoked"
 
 
 class Publisher:
@@ -36,29 +37,38 @@ class Publisher:
     async def publish(self, events: Sequence[Any]) -> None:
         for event in events:
             match event:
-                case JobChanged(job=job, created=created):
-                    await self._job_changed(job, created)
+                case JobChanged(job=job, created=created, to_station=to_station):
+                    await self._job_changed(job, created, to_station)
                 case DeviceStatusChanged():
                     await self._device_status(
                         event.device_id, event.location_id, event.station_id, event.online
                     )
                 case DeviceUnpaired():
+                    self.realtime.principal_cache.evict_device(event.device_id)
                     await self._device_status(
                         event.device_id, event.location_id, event.station_id, False
                     )
                     assert self.bus is not None
                     await self.bus.publish({"type": UNPAIRED, "device_id": str(event.device_id)})
+                case ApiKeyRevoked(key_id=key_id):
+                    self.realtime.principal_cache.evict_key(key_id)
+                    assert self.bus is not None
+                    await self.bus.publish({"type": KEY_REVOKED, "key_id": str(key_id)})
 
-    async def _job_changed(self, job: PrintJob, created: bool) -> None:
+    async def _job_changed(self, job: PrintJob, created: bool, to_station: bool | None) -> None:
         payload = JobOut.of(job).model_dump(mode="json")
         await self.sio.emit("print_job.updated", payload, room=rooms.watch_room(job.location_id))
         if created and job.status is JobStatus.PENDING:
-            await self.sio.emit("print_job.new", payload, room=await self._route(job))
+            await self.sio.emit("print_job.new", payload, room=await self._route(job, to_station))
 
-    async def _route(self, job: PrintJob) -> str:
+    async def _route(self, job: PrintJob, to_station: bool | None) -> str:
         """A station's job goes to its station bridge while one is online, else to the
         location bridges; a location job goes to the location bridges."""
-        if job.station_id is not None and await self._station_has_online_bridge(job.station_id):
+        if job.station_id is None:
+            return rooms.location_room(job.location_id)
+        if to_station is None:
+            to_station = await self._station_has_online_bridge(job.station_id)
+        if to_station:
             return rooms.station_room(job.station_id)
         return rooms.location_room(job.location_id)
 
@@ -116,8 +126,11 @@ class Publisher:
 
     async def on_control(self, message: dict[str, Any]) -> None:
         """Run in every server process: act on the sockets this process holds."""
+        if message.get("type") == KEY_REVOKED:
+            self.realtime.principal_cache.evict_key(uuid.UUID(str(message["key_id"])))
         if message.get("type") == UNPAIRED:
             device_id = uuid.UUID(str(message["device_id"]))
+            self.realtime.principal_cache.evict_device(device_id)
             for sid in self.realtime.local_sids_of(device_id):
                 await self.sio.emit(UNPAIRED, {"device_id": str(device_id)}, to=sid)
                 await self.sio.disconnect(sid)

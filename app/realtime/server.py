@@ -13,6 +13,7 @@ from typing import Any
 
 import socketio
 
+from app.auth.cache import PrincipalCache
 from app.auth.principals import DeviceScope, Principal, PrincipalKind
 from app.auth.secrets import DEVICE_TOKEN_PREFIX, hash_secret
 from app.auth.service import authenticate
@@ -56,6 +57,7 @@ class Realtime:
         self.sio = sio
         self.settings = settings
         self.sessions: dict[str, Session] = {}
+        self.principal_cache = PrincipalCache(settings.auth_cache_ttl_s)
         self._db: Database | None = None
         self._locks: OwnerLocks | None = None
         self.publisher = Publisher(sio, self)

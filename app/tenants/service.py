@@ -7,6 +7,7 @@ from app.auth.principals import Principal
 from app.auth.secrets import hash_secret, new_api_key
 from app.db import Tx, utcnow
 from app.errors import NotFound
+from app.events import ApiKeyRevoked
 from app.models import ApiKey, ApiKeyRole, Tenant
 from app.tenants import repository
 
@@ -31,6 +32,7 @@ async def list_api_keys(tx: Tx, principal: Principal) -> Sequence[ApiKey]:
 async def revoke_api_key(tx: Tx, principal: Principal, key_id: uuid.UUID) -> None:
     if not await repository.revoke_api_key(tx, principal.tenant, key_id, utcnow()):
         raise NotFound("API key not found.")
+    tx.publish(ApiKeyRevoked(key_id))  # every process forgets it (app/auth/cache.py)
 
 
 async def _issue_key(

@@ -68,3 +68,37 @@ async def test_jobs_supersede_and_unpair_cross_processes(two_servers: tuple[str,
             await on_two.close()
             if on_one is not None:
                 await on_one.close()
+
+
+async def test_revocation_reaches_the_other_process_at_once(two_servers: tuple[str, str]) -> None:
+    """Each process caches who a secret belongs to (app/auth/cache.py). A key revoked, or a
+    device unpaired, through one process must stop working on the other with its next request,
+    while that process still holds it in its cache."""
+    one, two = two_servers
+    async with (
+        httpx.AsyncClient(base_url=one, timeout=30) as via_one,
+        httpx.AsyncClient(base_url=two, timeout=30) as via_two,
+    ):
+        rest = World(via_one, app=None)
+        tenant = await rest.tenant()
+        location = await tenant.location()
+        device = await tenant.device(location)
+        keys = (await via_one.get("/v1/api-keys", headers=tenant.manager)).json()["items"]
+        pos_key = next(k for k in keys if k["role"] == "pos")
+        # Process two learns (and caches) both secrets.
+        assert (await via_two.get("/v1/locations", headers=tenant.pos)).status_code == 200
+        assert (await via_two.get("/v1/devices/me", headers=device.headers)).status_code == 200
+
+        r = await via_one.delete(f"/v1/api-keys/{pos_key['id']}", headers=tenant.manager)
+        assert r.status_code == 204
+        r = await via_one.delete(f"/v1/devices/{device.id}", headers=tenant.manager)
+        assert r.status_code == 204
+        # The bus message travels asynchronously; "at once" allows it a moment, far below the
+        # cache's 10 s lifetime that a missed message would leave.
+        for path, headers in (("/v1/locations", tenant.pos), ("/v1/devices/me", device.headers)):
+            for _ in range(50):
+                r = await via_two.get(path, headers=headers)
+                if r.status_code == 401:
+                    break
+                await asyncio.sleep(0.02)
+            assert r.status_code == 401, (path, r.text)
