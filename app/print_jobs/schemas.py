@@ -87,6 +87,23 @@ class RawOut(Output):
     data: str
 
 
+_WIRE_CACHE = "_printrelay_wire"
+
+
+def job_wire(job: PrintJob) -> dict[str, Any]:
+    """The job as the socket events and acks carry it (``JobOut`` as JSON). A status change
+    serialises its job once for the watchers' event and the bridge's ack; the memo is keyed by
+    the row's version (status and update time), so a changed row is serialised again."""
+    version = (job.status, job.updated_at)
+    memo = job.__dict__.get(_WIRE_CACHE)
+    if memo is not None and memo[0] == version:
+        wire: dict[str, Any] = memo[1]
+        return wire
+    wire = JobOut.of(job).model_dump(mode="json")
+    job.__dict__[_WIRE_CACHE] = (version, wire)
+    return wire
+
+
 class JobOut(Output):
     id: uuid.UUID
     location_id: uuid.UUID

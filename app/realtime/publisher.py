@@ -16,7 +16,7 @@ from app.events import ApiKeyRevoked, DeviceStatusChanged, DeviceUnpaired, JobCh
 from app.models import Device, JobStatus, PrintJob
 from app.print_jobs import service as jobs
 from app.print_jobs.repository import JobFilter
-from app.print_jobs.schemas import JobOut
+from app.print_jobs.schemas import job_wire
 from app.realtime import rooms
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class Publisher:
                     await self.bus.publish({"type": KEY_REVOKED, "key_id": str(key_id)})
 
     async def _job_changed(self, job: PrintJob, created: bool, to_station: bool | None) -> None:
-        payload = JobOut.of(job).model_dump(mode="json")
+        payload = job_wire(job)
         await self.sio.emit("print_job.updated", payload, room=rooms.watch_room(job.location_id))
         if created and job.status is JobStatus.PENDING:
             await self.sio.emit("print_job.new", payload, room=await self._route(job, to_station))
@@ -118,9 +118,7 @@ class Publisher:
             async with self.realtime.db.transaction() as tx:
                 page, cursor = await jobs.list_jobs(tx, manager_view, filters, cursor, 200)
             for job in page:
-                await self.sio.emit(
-                    "print_job.new", JobOut.of(job).model_dump(mode="json"), room=room
-                )
+                await self.sio.emit("print_job.new", job_wire(job), room=room)
             if cursor is None:
                 return
 

@@ -29,7 +29,7 @@ from app.models import JobStatus
 from app.print_jobs import repository as jobs_repository
 from app.print_jobs import service as jobs
 from app.print_jobs.repository import JobFilter
-from app.print_jobs.schemas import JobOut, JobUpdate
+from app.print_jobs.schemas import JobUpdate, job_wire
 from app.realtime import rooms
 from app.realtime.messages import (
     ClaimMessage,
@@ -188,7 +188,7 @@ class Realtime:
                     tx, principal, JobFilter(status=JobStatus.PENDING), cursor, BACKLOG_PAGE
                 )
             for job in page:
-                await self.sio.emit("print_job.new", JobOut.of(job).model_dump(mode="json"), to=sid)
+                await self.sio.emit("print_job.new", job_wire(job), to=sid)
             if cursor is None:
                 return
 
@@ -251,7 +251,7 @@ class Realtime:
             job = await jobs.update_from_device(
                 tx, session.principal, job_id, update, self.settings.job_lease_s
             )
-        return {"ok": True, "job": JobOut.of(job).model_dump(mode="json")}
+        return {"ok": True, "job": job_wire(job)}
 
     async def on_printer_status(self, sid: str, data: Any) -> dict[str, Any]:
         session = self.sessions.get(sid)
