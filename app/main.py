@@ -17,6 +17,7 @@ from app.config import Settings
 from app.coordination.bus import ControlBus, InMemoryBus, RedisBus
 from app.coordination.owner_lock import InMemoryOwnerLocks, OwnerLocks, RedisOwnerLocks
 from app.coordination.rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
+from app.coordination.watchers import InMemoryWatchRegistry, RedisWatchRegistry
 from app.db import Database
 from app.devices.endpoints import router as devices_router
 from app.errors import install_error_handlers
@@ -91,7 +92,8 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
         app.state.db = db
         if redis is not None:  # limits shared by every process
             app.state.limiters = _limiters(settings, redis)
-        await realtime.start(db, locks, bus)
+        watchers = RedisWatchRegistry(redis) if redis is not None else InMemoryWatchRegistry()
+        await realtime.start(db, locks, bus, watchers)
         sweeper_task = None
         if run_sweeper:
             sweeper = Sweeper(db, settings.sweep_interval_s, settings.owner_lock_ttl_s)

@@ -57,7 +57,9 @@ class Publisher:
 
     async def _job_changed(self, job: PrintJob, created: bool, to_station: bool | None) -> None:
         payload = job_wire(job)
-        await self.sio.emit("print_job.updated", payload, room=rooms.watch_room(job.location_id))
+        if await self.realtime.watchers.watched(job.location_id):
+            room = rooms.watch_room(job.location_id)
+            await self.sio.emit("print_job.updated", payload, room=room)
         if created and job.status is JobStatus.PENDING:
             await self.sio.emit("print_job.new", payload, room=await self._route(job, to_station))
 

@@ -20,6 +20,7 @@ from app.auth.service import authenticate
 from app.config import Settings
 from app.coordination.bus import ControlBus
 from app.coordination.owner_lock import OwnerLocks
+from app.coordination.watchers import InMemoryWatchRegistry, WatchRegistry
 from app.db import Database
 from app.devices import repository as devices_repository
 from app.devices import service as devices
@@ -60,6 +61,7 @@ class Realtime:
         self.principal_cache = PrincipalCache(settings.auth_cache_ttl_s)
         self._db: Database | None = None
         self._locks: OwnerLocks | None = None
+        self.watchers: WatchRegistry = InMemoryWatchRegistry()
         self.publisher = Publisher(sio, self)
         for event, handler in {
             "connect": self.on_connect,
@@ -73,8 +75,16 @@ class Realtime:
         }.items():
             sio.on(event, handler)
 
-    async def start(self, db: Database, locks: OwnerLocks, bus: ControlBus) -> None:
+    async def start(
+        self,
+        db: Database,
+        locks: OwnerLocks,
+        bus: ControlBus,
+        watchers: WatchRegistry | None = None,
+    ) -> None:
         self._db, self._locks = db, locks
+        if watchers is not None:
+            self.watchers = watchers
         self.publisher.bus = bus
         await bus.start(self.publisher.on_control)
 
@@ -125,6 +135,13 @@ class Realtime:
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
         session = self.sessions.pop(sid, None)
+        if isinstance(session, WatcherSocket):
+            for location_id in session.locations:
+                try:
+                    await self.watchers.remove(location_id)
+                except Exception as exc:  # a stale count only costs needless emits
+                    log.warning("watch registry: %s", type(exc).__name__)
+            return
         if not isinstance(session, BridgeSocket) or session.holder is None:
             return
         device = session.device
@@ -277,8 +294,15 @@ class Realtime:
                 await require_location(tx, session.principal.tenant, msg.location_id)
         except (AppError, ValueError) as exc:
             return ack_for(exc)
-        session.locations.add(msg.location_id)
-        await self.sio.enter_room(sid, rooms.watch_room(msg.location_id))
+        if msg.location_id not in session.locations:
+            await self.sio.enter_room(sid, rooms.watch_room(msg.location_id))
+            # Counted before the ack: every change committed after the ack reaches this socket.
+            try:
+                await self.watchers.add(msg.location_id)
+            except Exception:
+                await self.sio.leave_room(sid, rooms.watch_room(msg.location_id))
+                return error_ack("service_unavailable", "Coordination is unavailable; retry.")
+            session.locations.add(msg.location_id)
         return {"ok": True}
 
     def local_sids_of(self, device_id: uuid.UUID) -> list[str]:

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from app.coordination.watchers import WATCHERS_KEY
 from tests import databases
-from tests.realtime.clients import bridge
+from tests.realtime.clients import bridge, watcher
 from tests.realtime.conftest import TEST_SERVER_ENV, redis_reachable
 from tests.servers import running_server
 from tests.world import World
@@ -102,3 +104,39 @@ async def test_revocation_reaches_the_other_process_at_once(two_servers: tuple[s
                     break
                 await asyncio.sleep(0.02)
             assert r.status_code == 401, (path, r.text)
+
+
+async def test_a_watcher_on_one_process_sees_changes_made_through_the_other(
+    two_servers: tuple[str, str],
+) -> None:
+    """Status changes are fanned out only to watched locations (app/coordination/watchers.py);
+    the count lives in Redis, so a watcher on process two is known to process one the moment
+    its subscribe is acknowledged, and the count goes when the watcher does."""
+    one, two = two_servers
+    redis = Redis.from_url(databases.REDIS_URL)
+    async with httpx.AsyncClient(base_url=one, timeout=30) as client:
+        rest = World(client, app=None)
+        tenant = await rest.tenant()
+        location = await tenant.location()
+        device = await tenant.device(location)
+        w = await watcher(two, tenant.pos_secret).connect()
+        try:
+            assert await redis.hget(WATCHERS_KEY, location) is None
+            assert await w.call("subscribe", {"location_id": location}) == {"ok": True}
+            assert await w.call("subscribe", {"location_id": location}) == {"ok": True}
+            assert await redis.hget(WATCHERS_KEY, location) == b"1"  # once per socket
+            job = await tenant.job(location)  # through process one
+            assert (await rest.claim(device, job["id"])).status_code == 200
+            updates = await w.wait_for("print_job.updated", 2)
+            assert [(u["id"], u["status"]) for u in updates] == [
+                (job["id"], "pending"),
+                (job["id"], "sent"),
+            ]
+        finally:
+            await w.close()
+        for _ in range(100):
+            if await redis.hget(WATCHERS_KEY, location) is None:
+                break
+            await asyncio.sleep(0.05)
+        assert await redis.hget(WATCHERS_KEY, location) is None
+        await redis.aclose()
