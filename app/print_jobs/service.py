@@ -56,7 +56,8 @@ async def submit(
     tx: Tx, principal: Principal, body: JobCreate, idempotency_key: str | None
 ) -> tuple[PrintJob, bool]:
     """Create a job; with a known Idempotency-Key return the first job instead (created=False)."""
-    fingerprint = request_fingerprint(body)
+    # Only a keyed submission can be replayed, so only it needs its body hashed.
+    fingerprint = request_fingerprint(body) if idempotency_key is not None else b""
     if idempotency_key is not None:
         existing = await repository.get_by_idempotency_key(tx, principal.tenant, idempotency_key)
         if existing is not None:
@@ -82,7 +83,7 @@ async def submit(
         copies=body.copies,
         drawer_pulse=body.drawer_pulse,
         idempotency_key=idempotency_key,
-        request_hash=fingerprint if idempotency_key is not None else None,
+        request_hash=fingerprint or None,
         created_at=now,
         updated_at=now,
         expires_at=now + timedelta(seconds=body.expires_in_s),

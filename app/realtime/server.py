@@ -119,10 +119,14 @@ class Realtime:
             raise refuse("revoked", "This device was unpaired; pair it again.")
         scope = DeviceScope(device.id, device.location_id, device.station_id)
         principal = Principal(PrincipalKind.DEVICE, tenant_id=device.tenant_id, device=scope)
-        self.sessions[sid] = BridgeSocket(principal, scope)
+        session = BridgeSocket(principal, scope)
+        self.sessions[sid] = session
         await self.sio.enter_room(sid, rooms.device_room(device.id))
         # Ownership is settled once the connection is accepted, so its events follow `connect`.
-        self.sio.start_background_task(self._become_owner_logged, sid)
+        # `settling` is held from here until that first attempt ends: a heartbeat arriving
+        # before it runs waits instead of taking ownership a second time (two epochs).
+        await session.settling.acquire()
+        self.sio.start_background_task(self._become_owner_logged, sid, session)
 
     async def _connect_watcher(self, sid: str, api_key: str) -> None:
         try:
@@ -155,17 +159,25 @@ class Realtime:
 
     # -- ownership --------------------------------------------------------------------------
 
-    async def _become_owner_logged(self, sid: str) -> None:
+    async def _become_owner_logged(self, sid: str, session: BridgeSocket) -> None:
+        """The first ownership attempt of a new bridge socket (its ``settling`` lock is held)."""
         try:
-            await self.become_owner(sid)
+            if self.sessions.get(sid) is session:  # still connected
+                await self._become_owner(sid, session)
         except Exception:
             log.exception("taking ownership failed for %s", sid)
+        finally:
+            session.settling.release()
 
     async def become_owner(self, sid: str) -> int | None:
         """Take the owner lock with a new epoch, store it, join the room, send the backlog."""
         session = self.sessions.get(sid)
         if not isinstance(session, BridgeSocket):
             return None
+        async with session.settling:
+            return await self._become_owner(sid, session)
+
+    async def _become_owner(self, sid: str, session: BridgeSocket) -> int | None:
         device = session.device
         async with self.db.transaction() as tx:
             floor = await jobs_repository.device_epoch(tx, session.principal.tenant, device.id)
@@ -226,6 +238,8 @@ class Realtime:
         session = self.sessions.get(sid)
         if not isinstance(session, BridgeSocket):
             return error_ack("forbidden", "Only bridge sockets send heartbeats.")
+        async with session.settling:  # a heartbeat right after connect waits for ownership
+            pass
         device_id = str(session.device.id)
         holder = session.holder
         if holder is not None and await self.locks.renew(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,6 +23,9 @@ class BridgeSocket:
     device: DeviceScope
     state: BridgeState = BridgeState.CONNECTED
     holder: Holder | None = None
+    # Held while ownership is being settled (connect, take_over, a heartbeat retaking a lapsed
+    # lock), so two of them never run at once for one socket and hand it two epochs.
+    settling: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass

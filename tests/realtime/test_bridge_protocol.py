@@ -187,3 +187,23 @@ async def test_bad_credentials_are_refused_unauthorized(server: str, auth: dict[
         await SocketClient(server, auth).connect()
     assert refused.value.data["message"] == "unauthorized"
     assert refused.value.data["data"]["code"] == "unauthorized"
+
+
+async def test_a_heartbeat_right_after_connect_does_not_take_ownership_twice(
+    server: str, rest: World
+) -> None:
+    """The first ownership is settled in the background after `connect`; a heartbeat sent at
+    once used to find no holder and take ownership again, handing the socket a second epoch
+    while jobs were already being claimed at the first (the benchmark caught stale_epoch)."""
+    tenant = await rest.tenant()
+    location = await tenant.location()
+    device = await tenant.device(location)
+    for _ in range(5):
+        b = await bridge(server, device.token).connect()
+        try:
+            ack = await b.call("heartbeat")
+            owners = await b.quiet("bridge.owner")
+            assert len(owners) == 1, owners
+            assert ack == {"owner": True, "epoch": owners[0]["epoch"]}
+        finally:
+            await b.close()
