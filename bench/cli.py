@@ -41,6 +41,7 @@ DEFAULT_BACKENDS = {
     "selftest": ("stub",),
 }
 T = TypeVar("T")
+SIGNALLED: list[int] = []
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -475,7 +476,12 @@ async def cancel_on_sigterm(work: Coroutine[Any, Any, T]) -> T:
     """SIGTERM cancels the run like Ctrl-C does, so servers stop and databases are dropped."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+
+    def on_sigterm() -> None:
+        SIGNALLED.append(signal.SIGTERM)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     try:
         return await task
     finally:
@@ -513,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             results = runner.run(cancel_on_sigterm(run_all(runs, opts)))
     except (asyncio.CancelledError, KeyboardInterrupt):
+        if not SIGNALLED:
+            traceback.print_exc()
         print("\ninterrupted: servers stopped, bench databases dropped", file=sys.stderr)
         return 130
     checks = targets(results) if args.scenario == "all" else []

@@ -204,6 +204,10 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
             raise RuntimeError(f"{missing} bridges never became owner")
         for b in bridges:
             b.start_heartbeats()
+        # Like the agent: a bridge whose heartbeat times out drops the socket, backs off,
+        # reconnects and works its backlog again.
+        runs = [asyncio.create_task(b.run_forever()) for b in bridges]
+        attempts_before = sum(b.connect_attempts for b in bridges)
         pos = [
             PosClient(
                 server.url,
@@ -228,8 +232,13 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
             await recorder.wait()
             result["profile"] = summarize(recorder.output)
         cpu = await cpu_breakdown(backend, window["cpu0"], window["cpu1"])
+        reconnects = sum(b.connect_attempts for b in bridges) - attempts_before
+        heartbeat_timeouts = sum(b.heartbeat_timeouts for b in bridges)
         for b in bridges:
             await b.close()
+        for r in runs:
+            r.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
         for p in pos:
             await p.close()
         if printer is not None:
@@ -248,6 +257,8 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
             "server_hwm_mb": round(hwm / MB, 1),
             "drained": drained,
             "heartbeats_ok": sum(b.heartbeats_ok for b in bridges),
+            "heartbeat_timeouts": heartbeat_timeouts,
+            "bridge_reconnect_attempts": reconnects,
             "verification": verification.__dict__,
             "server_log": server.log_problems(),
         }
@@ -261,6 +272,11 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
         )
     result["problems"] = problems
     result["warnings"] = verification.warnings + load_warnings(tracker)
+    if heartbeat_timeouts or reconnects:
+        result["warnings"].append(
+            f"{heartbeat_timeouts} heartbeats timed out (10 s); bridges reconnected "
+            f"({reconnects} connect attempts)"
+        )
     return result
 
 
@@ -500,7 +516,7 @@ async def _idle_tier(
         "server_rss_connected_mb": round(rss_connected / MB, 1),
         "server_rss_mb": round(rss / MB, 1),
         "server_hwm_mb": round(hwm / MB, 1),
-        "rss_per_bridge_kb": round((rss - rss_empty) / max(owners, 1) / 1024, 1),
+        "rss_per_bridge_kb": round((rss - rss_empty) / max(still_open, 1) / 1024, 1),
         "hold_cpu": hold_cpu,
         "hold_server_utilisation": round(hold_cpu["server_s"] / opts.idle_hold_s, 3),
         "hold_total_utilisation": round(hold_cpu["total_s"] / opts.idle_hold_s, 3),

@@ -215,5 +215,6 @@ class SioClient:
             with contextlib.suppress(Exception):
                 await ws.close()
         if self._reader is not None:
-            await self._reader
+            # wait() never raises: a reader that was cancelled must not cancel the closer.
+            await asyncio.wait({self._reader})
         self._closed()
