@@ -10,6 +10,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,18 +61,23 @@ class Tracker:
         return sum(1 for j in self.submitted_at if j not in self.printed_at)
 
     async def wait_drained(
-        self, stall_s: float, expected: set[str] | None = None, cap_s: float = 900.0
+        self,
+        stall_s: float,
+        expected: set[str] | None = None,
+        cap_s: float = 300.0,
+        recovering: Callable[[], bool] | None = None,
     ) -> bool:
         """Wait until every job submitted (or in ``expected``) was reported printed; give up
         once nothing was printed for ``stall_s`` (an overloaded server may take a while to
-        work off its queue, but it must keep making progress)."""
+        work off its queue, but it must keep making progress) while nothing is
+        ``recovering`` (a bridge backing off before it reconnects)."""
         deadline = now() + cap_s
         last_count, last_progress = len(self.printed_at), now()
         while True:
             want = expected if expected is not None else self.submitted_at.keys()
             if all(j in self.printed_at for j in want):
                 return True
-            if len(self.printed_at) != last_count:
+            if len(self.printed_at) != last_count or (recovering is not None and recovering()):
                 last_count, last_progress = len(self.printed_at), now()
             left = min(deadline, last_progress + stall_s) - now()
             if left <= 0:
@@ -170,6 +176,7 @@ class BenchBridge:
         self.handled: set[str] = set()
         self.waiting: list[str] = []  # jobs that arrived before bridge.owner
         self.uncertain: set[str] = set()  # claims whose ack was lost to a disconnect
+        self.unreported: set[str] = set()  # printed, but the report's ack was lost
         self.tasks: set[asyncio.Task[None]] = set()
         self.heartbeats_ok = 0
         self.heartbeats_not_owner = 0
@@ -303,6 +310,10 @@ class BenchBridge:
             self.uncertain.clear()
             for job_id in retry:
                 self._spawn(job_id, self.epoch)
+            # Like the agent's journal: report what was printed but not confirmed.
+            unreported, self.unreported = self.unreported, set()
+            for job_id in unreported:
+                self._spawn_report(job_id, self.epoch)
         elif name == "superseded":
             self.superseded += 1
             self.epoch = None
@@ -348,15 +359,29 @@ class BenchBridge:
         tracker.prints[job_id] += 1  # this is where a real bridge prints
         if self.printer is not None:
             await self.printer.print()
+        await self._report(client, job_id, epoch)
+
+    def _spawn_report(self, job_id: str, epoch: int) -> None:
+        assert self.client is not None
+        task = asyncio.create_task(self._report(self.client, job_id, epoch))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _report(self, client: SioClient, job_id: str, epoch: int) -> None:
+        tracker = self.tracker
         report = {"id": job_id, "epoch": epoch, "status": "printed"}
         ack = await self._call_until_answered(client, "print_job.report", report, "report")
         if ack is None:
             tracker.ack_errors["report:no_ack"] += 1
+            self.unreported.add(job_id)  # report again once owner again
             return
         if ack.get("ok"):
             tracker.printed(job_id)
         else:
-            tracker.ack_errors[f"report:{ack.get('error', {}).get('code', '?')}"] += 1
+            code = ack.get("error", {}).get("code", "?")
+            tracker.ack_errors[f"report:{code}"] += 1
+            if code in ("stale_epoch", "service_unavailable"):
+                self.unreported.add(job_id)
 
 
 class PosClient:

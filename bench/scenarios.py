@@ -225,7 +225,10 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
             opts.results_dir.mkdir(parents=True, exist_ok=True)
             recorder = Recorder(server.pid, out, opts.duration_s)
         window, lag = await drive(mode, pos, list(world.stations), opts, meter, recorder)
-        drained = await tracker.wait_drained(opts.stall_timeout_s)
+        drained = await tracker.wait_drained(
+            opts.stall_timeout_s,
+            recovering=lambda: any(not b.is_owner.is_set() for b in bridges),
+        )
         rss, hwm = procstat.rss_bytes(server.pid)
         verification = await verify(backend, tracker)
         if recorder is not None:
@@ -654,7 +657,11 @@ async def _crash_and_recover(
     t_submitted = now()
     expected = set(tracker.submitted_at)
     missing_owners = await wait_owners(bridges, 120)
-    drained = await tracker.wait_drained(opts.stall_timeout_s, expected)
+    drained = await tracker.wait_drained(
+        opts.stall_timeout_s,
+        expected,
+        recovering=lambda: any(not b.is_owner.is_set() for b in bridges),
+    )
     t_done = now()
     cpu1 = meter.snapshot()
     back = [b.owner_at - t_up for b in bridges if b.owner_at is not None and b.owner_at > t_kill]
