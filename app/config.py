@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # Revocation evicts at once (locally, and in other processes over the control bus); this
     # bounds a process that missed the bus message. 0: look every request up.
     auth_cache_ttl_s: float = Field(default=10.0, ge=0, le=300)
+    # On PostgreSQL, submission, claim and report each run as one SQL statement over asyncpg
+    # (the job and its history event together). Off: the general SQLAlchemy path (as on SQLite).
+    hot_path: bool = True
     # Owner lock of a bridge socket; the bridge's heartbeat (every 30 s) renews it.
     owner_lock_ttl_s: float = Field(default=60.0, gt=0)
     # Browser origins allowed to open sockets (web bridges, POS pages); comma-separated.

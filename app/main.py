@@ -90,6 +90,8 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
         redis, locks, bus = _coordination(settings)
         db = Database.from_url(settings.async_database_url, event_sink=realtime.publisher.publish)
         app.state.db = db
+        if settings.hot_path:
+            await db.open_hot_path()
         if redis is not None:  # limits shared by every process
             app.state.limiters = _limiters(settings, redis)
         watchers = RedisWatchRegistry(redis) if redis is not None else InMemoryWatchRegistry()

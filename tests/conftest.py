@@ -29,9 +29,14 @@ def postgres_url() -> Iterator[str]:
     databases.drop_postgres_database(url)
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-)
+# "postgres-general": PostgreSQL with PRINTRELAY_HOT_PATH off, so the general SQLAlchemy path
+# that SQLite uses is held on PostgreSQL too. Modules about submission, claims and reports run
+# on all three: ``pytestmark = pytest.mark.parametrize("database_url", ALL_PATHS, indirect=True)``.
+DIALECTS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+ALL_PATHS = [*DIALECTS, pytest.param("postgres-general", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=DIALECTS)
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test that uses it runs on both dialects."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
@@ -40,12 +45,19 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def hot_path(request: pytest.FixtureRequest) -> bool:
+    callspec = getattr(request.node, "callspec", None)
+    return callspec is None or callspec.params.get("database_url") != "postgres-general"
+
+
+@pytest.fixture
+def settings(database_url: str, hot_path: bool) -> Settings:
     return Settings(
         env=Environment.PRODUCTION,
         database_url=database_url,
         admin_token=ADMIN_TOKEN,
         redis_url=None,
+        hot_path=hot_path,
     )
 
 

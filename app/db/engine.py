@@ -8,12 +8,15 @@ socket never announces data another reader could not yet see (or that was rolled
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -73,11 +76,33 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.close()
 
 
+class _NoResetConnection(asyncpg.Connection):  # type: ignore[misc]
+    """The hot path sets no session state (no LISTEN, advisory locks, cursors or SET), so a
+    connection goes back to the pool without asyncpg's reset query: one round trip less."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+async def _init_hot_connection(conn: asyncpg.Connection) -> None:
+    # JSONB in and out as Python objects, as SQLAlchemy's JSONB type does.
+    await conn.set_type_codec(
+        "jsonb", encoder=_json_dumps, decoder=json.loads, schema="pg_catalog", format="text"
+    )
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 class Database:
     def __init__(self, engine: AsyncEngine, event_sink: EventSink | None = None):
         self.engine = engine
         self.event_sink = event_sink
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # PostgreSQL only, once open_hot_path() ran: plain asyncpg for the statements of
+        # app.print_jobs.hot_path (no ORM, no greenlet, one round trip each).
+        self.hot_pool: asyncpg.Pool | None = None
 
     @classmethod
     def from_url(cls, url: str, event_sink: EventSink | None = None) -> Database:
@@ -94,11 +119,38 @@ class Database:
             tx = Tx(session)
             async with session.begin():
                 yield tx
-        if tx.events and self.event_sink is not None:
-            try:
-                await self.event_sink(tx.events)
-            except Exception:  # the data is committed; a lost notice is healed by reconciliation
-                log.exception("publishing %d events failed", len(tx.events))
+        if tx.events:
+            await self.publish(tx.events)
+
+    async def open_hot_path(self, max_size: int = 10) -> None:
+        """On PostgreSQL, a small asyncpg pool beside the engine's (connections are made on
+        first use, so a database that is down at start-up only delays them)."""
+        if self.dialect != "postgresql" or self.hot_pool is not None:
+            return
+        url = self.engine.url.set(drivername="postgresql")
+        self.hot_pool = await asyncpg.create_pool(
+            url.render_as_string(hide_password=False),
+            min_size=0,
+            max_size=max_size,
+            connection_class=_NoResetConnection,
+            init=_init_hot_connection,
+            max_inactive_connection_lifetime=300,
+        )
+
+    async def publish(self, events: Sequence[Any]) -> None:
+        """Hand events to the sink; for writes committed outside ``transaction()``."""
+        if self.event_sink is None:
+            return
+        try:
+            await self.event_sink(events)
+        except Exception:  # the data is committed; a lost notice is healed by reconciliation
+            log.exception("publishing %d events failed", len(events))
 
     async def dispose(self) -> None:
+        if self.hot_pool is not None:
+            pool, self.hot_pool = self.hot_pool, None
+            try:
+                await asyncio.wait_for(pool.close(), timeout=5)
+            except (TimeoutError, OSError):
+                pool.terminate()
         await self.engine.dispose()

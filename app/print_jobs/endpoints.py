@@ -11,7 +11,7 @@ from app.auth.dependencies import AuthFirstRoute, DeviceOnly, JobReader, PosOrMa
 from app.coordination.rate_limit import retry_after_seconds
 from app.errors import ERROR_RESPONSES, ErrorBody, RateLimited, ValidationFailed
 from app.models import ActorKind, JobStatus
-from app.print_jobs import service
+from app.print_jobs import hot_path, service
 from app.print_jobs.repository import JobFilter
 from app.print_jobs.schemas import JobCreate, JobOut, JobPage, JobUpdate
 from app.schemas_common import ItemList, Output
@@ -65,8 +65,7 @@ async def submit_job(
         raise RateLimited(
             retry_after_seconds(wait_s), "Too many jobs from this API key; slow down."
         )
-    async with db.transaction() as tx:
-        job, created = await service.submit(tx, principal, body, key)
+    job, created = await hot_path.submit(db, principal, body, key)
     if not created:
         response.status_code = status.HTTP_200_OK
     return JobOut.of(job)
@@ -129,6 +128,5 @@ async def reprint_job(job_id: uuid.UUID, principal: PosOrManager, db: Db) -> Job
 async def claim_or_report(
     job_id: uuid.UUID, body: JobUpdate, principal: DeviceOnly, db: Db, settings: AppSettings
 ) -> JobOut:
-    async with db.transaction() as tx:
-        job = await service.update_from_device(tx, principal, job_id, body, settings.job_lease_s)
+    job = await hot_path.update_from_device(db, principal, job_id, body, settings.job_lease_s)
     return JobOut.of(job)

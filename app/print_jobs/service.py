@@ -71,23 +71,8 @@ async def submit(
         raise NotFound("Location not found.")
     if not target.station_found:
         raise NotFound("Station not found in this location.")
-    now = utcnow()
-    job = PrintJob(
-        id=uuid.uuid4(),
-        tenant_id=principal.tenant,
-        location_id=body.location_id,
-        station_id=body.station_id,
-        status=JobStatus.PENDING,
-        document=body.document.model_dump(mode="json") if body.document else None,
-        raw_data=body.raw.data if body.raw else None,
-        copies=body.copies,
-        drawer_pulse=body.drawer_pulse,
-        idempotency_key=idempotency_key,
-        request_hash=fingerprint or None,
-        created_at=now,
-        updated_at=now,
-        expires_at=now + timedelta(seconds=body.expires_in_s),
-    )
+    job = new_job(principal, body, idempotency_key, fingerprint)
+    now = job.created_at
     if idempotency_key is None:
         await repository.insert_job(tx, job)
     else:
@@ -106,6 +91,29 @@ async def submit(
     # Routed now, in the same round trip as the checks: no query after the commit.
     tx.publish(JobChanged(job, created=True, to_station=target.station_bridge_online))
     return job, True
+
+
+def new_job(
+    principal: Principal, body: JobCreate, idempotency_key: str | None, fingerprint: bytes
+) -> PrintJob:
+    """The pending job a submission creates (not yet stored)."""
+    now = utcnow()
+    return PrintJob(
+        id=uuid.uuid4(),
+        tenant_id=principal.tenant,
+        location_id=body.location_id,
+        station_id=body.station_id,
+        status=JobStatus.PENDING,
+        document=body.document.model_dump(mode="json") if body.document else None,
+        raw_data=body.raw.data if body.raw else None,
+        copies=body.copies,
+        drawer_pulse=body.drawer_pulse,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint or None,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + timedelta(seconds=body.expires_in_s),
+    )
 
 
 def _replay(existing: PrintJob, fingerprint: bytes) -> PrintJob:

@@ -27,6 +27,7 @@ from app.devices import service as devices
 from app.errors import AppError, Forbidden, Unauthorized
 from app.locations.service import require_location
 from app.models import JobStatus
+from app.print_jobs import hot_path
 from app.print_jobs import repository as jobs_repository
 from app.print_jobs import service as jobs
 from app.print_jobs.repository import JobFilter
@@ -278,10 +279,9 @@ class Realtime:
         session = self.sessions.get(sid)
         if not isinstance(session, BridgeSocket):
             raise Forbidden("Only bridge sockets claim and report jobs.")
-        async with self.db.transaction() as tx:
-            job = await jobs.update_from_device(
-                tx, session.principal, job_id, update, self.settings.job_lease_s
-            )
+        job = await hot_path.update_from_device(
+            self.db, session.principal, job_id, update, self.settings.job_lease_s
+        )
         return {"ok": True, "job": job_wire(job)}
 
     async def on_printer_status(self, sid: str, data: Any) -> dict[str, Any]:

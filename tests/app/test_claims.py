@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ALL_PATHS
 from tests.world import Device, Tenant, World, assert_error, bearer
+
+# Also on PostgreSQL without the hot path (app.print_jobs.hot_path): both paths hold the same.
+pytestmark = pytest.mark.parametrize("database_url", ALL_PATHS, indirect=True)
 
 
 async def _get(world: World, tenant: Tenant, job_id: str) -> dict[str, Any]:

@@ -12,7 +12,11 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ALL_PATHS
 from tests.world import DOCUMENT, Tenant, World, assert_error, bearer
+
+# Also on PostgreSQL without the hot path (app.print_jobs.hot_path): both paths hold the same.
+pytestmark = pytest.mark.parametrize("database_url", ALL_PATHS, indirect=True)
 
 JOB_FIELDS = {"id", "location_id", "station_id", "status", "document", "raw", "copies"}
 JOB_FIELDS |= {"drawer_pulse", "claimed_by", "epoch", "reprint_of", "error"}

@@ -1,0 +1,218 @@
+"""The delivery path's three writes, one SQL statement each on PostgreSQL.
+
+A submission, a claim and a report are what every printed ticket costs. On PostgreSQL each
+runs here as a single statement over plain asyncpg: a data-modifying CTE writes the job and
+its history event together (atomic, as one statement is), and the submission's checks (key
+still active, location and station of the tenant, is the station's bridge online) ride in the
+same statement. That is one round trip and one commit where the general path needs BEGIN,
+two or three statements and COMMIT, each through the ORM.
+
+The guarantees are the general path's, stated in the same SQL terms as
+``app.print_jobs.repository``: the claim is one conditional UPDATE on status, expiry, tenant,
+the device's scope and its current epoch; a report is fenced by the claimer and its epoch.
+Anything the statement does not settle goes to the general path in ``service``: a refused
+claim or report (to say why, or to accept an idempotent repeat), and a submission whose
+Idempotency-Key was seen before (to answer with the first job). On SQLite, or with
+``PRINTRELAY_HOT_PATH=false``, everything takes the general path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from app.auth.principals import Principal
+from app.db import Database, utcnow
+from app.errors import NotFound, Unauthorized
+from app.events import JobChanged
+from app.models import JobStatus, PrintJob
+from app.print_jobs import service
+from app.print_jobs.schemas import JobCreate, JobUpdate
+from app.print_jobs.states import sources_of
+
+_JOB_COLUMNS = (
+    "id, tenant_id, location_id, station_id, status, document, raw_data, copies, drawer_pulse,"
+    " claimed_by, epoch, reprint_of, error, idempotency_key, request_hash, created_at,"
+    " updated_at, expires_at, lease_expires_at"
+)
+_EVENT_COLUMNS = "id, tenant_id, job_id, from_status, to_status, actor_kind, actor_id, error, at"
+
+
+def _in(statuses: frozenset[JobStatus]) -> str:
+    return "(" + ", ".join(f"'{s.value}'" for s in sorted(statuses)) + ")"
+
+
+# $1 key, $2 tenant, $3 location, $4 station (NULL: none), $5.. the job, $20 event id,
+# $21 actor kind. The job row is written only when every check holds; ON CONFLICT covers a
+# repeated Idempotency-Key (the general path then answers with the first job).
+SUBMIT_SQL = f"""
+WITH checks AS (
+    SELECT
+        EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL) AS key_active,
+        EXISTS (SELECT 1 FROM locations WHERE id = $3 AND tenant_id = $2) AS location_found,
+        ($4::uuid IS NULL OR EXISTS (
+            SELECT 1 FROM stations WHERE id = $4 AND tenant_id = $2 AND location_id = $3
+        )) AS station_found,
+        ($4::uuid IS NOT NULL AND EXISTS (
+            SELECT 1 FROM devices
+            WHERE station_id = $4 AND tenant_id = $2 AND online AND revoked_at IS NULL
+        )) AS station_bridge_online
+), job AS (
+    INSERT INTO print_jobs ({_JOB_COLUMNS})
+    SELECT $5, $2, $3, $4, 'pending', $6::jsonb, $7, $8, $9, NULL, NULL, NULL, NULL, $10, $11,
+           $12, $12, $13, NULL
+    FROM checks WHERE key_active AND location_found AND station_found
+    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+    RETURNING id, tenant_id
+), event AS (
+    INSERT INTO job_events ({_EVENT_COLUMNS})
+    SELECT $14, tenant_id, id, NULL, 'pending', $15, $1, NULL, $12 FROM job
+)
+SELECT checks.*, EXISTS (SELECT 1 FROM job) AS inserted FROM checks
+"""  # noqa: S608 (built from constants; every value is bound as $n)
+
+# The device at its current epoch, not unpaired (as repository._device_at_epoch).
+_DEVICE_AT_EPOCH = (
+    "EXISTS (SELECT 1 FROM devices d WHERE d.id = $3 AND d.epoch = $4 AND d.revoked_at IS NULL)"
+)
+# A station bridge's scope ($6: its station); a location bridge's scope: the location's jobs
+# without a station, and a station's jobs while it has no online station bridge
+# (as repository.in_device_scope).
+_STATION_SCOPE = "j.location_id = $5 AND j.station_id = $6"
+_LOCATION_SCOPE = """j.location_id = $5 AND (j.station_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM devices sb
+    WHERE sb.station_id = j.station_id AND sb.online AND sb.revoked_at IS NULL
+))"""
+
+
+def _claim_sql(scope: str) -> str:
+    # $1 job, $2 tenant, $3 device, $4 epoch, $5 location, [$6 station], $7 now,
+    # $8 lease until, $9 event id
+    return f"""
+WITH job AS (
+    UPDATE print_jobs AS j
+    SET status = 'sent', claimed_by = $3, epoch = $4, updated_at = $7, lease_expires_at = $8
+    WHERE j.id = $1 AND j.tenant_id = $2 AND j.status IN {_in(sources_of(JobStatus.SENT))}
+      AND j.expires_at > $7 AND {scope} AND {_DEVICE_AT_EPOCH}
+    RETURNING {_JOB_COLUMNS.replace("id,", "j.id,", 1)}
+), event AS (
+    INSERT INTO job_events ({_EVENT_COLUMNS})
+    SELECT $9, tenant_id, id, 'pending', 'sent', 'device', $3, NULL, $7 FROM job
+)
+SELECT * FROM job
+"""  # noqa: S608 (built from constants; every value is bound as $n)
+
+
+CLAIM_STATION_SQL = _claim_sql(_STATION_SCOPE)
+# Same parameters; $6 is unused by the location scope, so it is compared to itself.
+CLAIM_LOCATION_SQL = _claim_sql(_LOCATION_SCOPE + " AND $6::uuid IS NULL")
+
+# $1 job, $2 tenant, $3 device, $4 epoch, $5 status, $6 error, $7 now, $8 event id
+REPORT_SQL = f"""
+WITH job AS (
+    UPDATE print_jobs AS j
+    SET status = $5, error = $6, updated_at = $7, lease_expires_at = NULL
+    WHERE j.id = $1 AND j.tenant_id = $2 AND j.status = 'sent' AND j.claimed_by = $3
+      AND {_DEVICE_AT_EPOCH}
+    RETURNING {_JOB_COLUMNS.replace("id,", "j.id,", 1)}
+), event AS (
+    INSERT INTO job_events ({_EVENT_COLUMNS})
+    SELECT $8, tenant_id, id, 'sent', $5, 'device', $3, $6, $7 FROM job
+)
+SELECT * FROM job
+"""  # noqa: S608 (built from constants; every value is bound as $n)
+assert sources_of(JobStatus.PRINTED) == sources_of(JobStatus.FAILED) == {JobStatus.SENT}
+
+
+def _job_of(row: Any) -> PrintJob:
+    values = dict(row)
+    values["status"] = JobStatus(values["status"])
+    return PrintJob(**values)
+
+
+async def submit(
+    db: Database, principal: Principal, body: JobCreate, idempotency_key: str | None
+) -> tuple[PrintJob, bool]:
+    """Create a job (True), or with a known Idempotency-Key return the first one (False)."""
+    pool = db.hot_pool
+    if pool is None:
+        async with db.transaction() as tx:
+            return await service.submit(tx, principal, body, idempotency_key)
+    fingerprint = service.request_fingerprint(body) if idempotency_key is not None else b""
+    job = service.new_job(principal, body, idempotency_key, fingerprint)
+    actor_kind, _ = principal.actor
+    row = await pool.fetchrow(
+        SUBMIT_SQL,
+        principal.key_id,
+        job.tenant_id,
+        job.location_id,
+        job.station_id,
+        job.id,
+        job.document,
+        job.raw_data,
+        job.copies,
+        job.drawer_pulse,
+        job.idempotency_key,
+        job.request_hash,
+        job.created_at,
+        job.expires_at,
+        uuid.uuid4(),
+        actor_kind.value,
+    )
+    assert row is not None
+    if not row["key_active"]:
+        raise Unauthorized("Unknown or revoked API key.")
+    if not row["location_found"]:
+        raise NotFound("Location not found.")
+    if not row["station_found"]:
+        raise NotFound("Station not found in this location.")
+    if not row["inserted"]:  # this Idempotency-Key was used before: answer with its job
+        async with db.transaction() as tx:
+            return await service.submit(tx, principal, body, idempotency_key)
+    event = JobChanged(job, created=True, to_station=row["station_bridge_online"])
+    await db.publish([event])
+    return job, True
+
+
+async def update_from_device(
+    db: Database, principal: Principal, job_id: uuid.UUID, body: JobUpdate, lease_s: float
+) -> PrintJob:
+    """A claim (``sent``) or a report (``printed``/``failed``), fenced by the device's epoch."""
+    pool = db.hot_pool
+    if pool is not None:
+        device = principal.require_device()
+        now = utcnow()
+        if body.status is JobStatus.SENT:
+            sql = CLAIM_STATION_SQL if device.station_id is not None else CLAIM_LOCATION_SQL
+            row = await pool.fetchrow(
+                sql,
+                job_id,
+                principal.tenant,
+                device.id,
+                body.epoch,
+                device.location_id,
+                device.station_id,
+                now,
+                now + timedelta(seconds=lease_s),
+                uuid.uuid4(),
+            )
+        else:
+            row = await pool.fetchrow(
+                REPORT_SQL,
+                job_id,
+                principal.tenant,
+                device.id,
+                body.epoch,
+                body.status.value,
+                body.error,
+                now,
+                uuid.uuid4(),
+            )
+        if row is not None:
+            job = _job_of(row)
+            await db.publish([JobChanged(job)])
+            return job
+    # Refused (or no hot path): the general path tries again and says why.
+    async with db.transaction() as tx:
+        return await service.update_from_device(tx, principal, job_id, body, lease_s)
