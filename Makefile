@@ -18,6 +18,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[bench]"
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
 ## run: install, then serve REST (+ Socket.IO) on the embedded default (SQLite, in-memory locks)
 run: $(VENV)/.installed
 	PRINTRELAY_ENV=$${PRINTRELAY_ENV:-development} $(BIN)/printrelay serve --host 127.0.0.1 --port $(PORT)
@@ -40,7 +44,7 @@ lint: $(VENV)/.installed-test
 ## idle bridges (1k/5k/10k) and reconnect (1k) on PostgreSQL + Redis, render cost, generator ceiling;
 ## see docs/benchmarks.md
 BENCH_ARGS ?= --rate 200,25
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench all $(BENCH_ARGS)
 
 clean:

@@ -353,7 +353,11 @@ class BenchBridge:
         if not ack.get("ok"):
             code = ack.get("error", {}).get("code", "?")
             tracker.ack_errors[f"claim:{code}"] += 1
-            if code in ("stale_epoch", "service_unavailable"):
+            if code == "stale_epoch" and self.epoch is not None and self.epoch != epoch:
+                # A new epoch came while this claim was in flight; its backlog may already
+                # have offered the job again (and been ignored as handled): claim at it now.
+                self._spawn(job_id, self.epoch)
+            elif code in ("stale_epoch", "service_unavailable"):
                 self.handled.discard(job_id)  # still pending: the next owner's backlog has it
             return
         tracker.prints[job_id] += 1  # this is where a real bridge prints
@@ -380,7 +384,11 @@ class BenchBridge:
         else:
             code = ack.get("error", {}).get("code", "?")
             tracker.ack_errors[f"report:{code}"] += 1
-            if code in ("stale_epoch", "service_unavailable"):
+            if code == "stale_epoch" and self.epoch is not None and self.epoch != epoch:
+                # The new owner's re-reports ran before this refusal came: report at it now,
+                # as the agent does (its reconciliation is queued behind the job in hand).
+                self._spawn_report(job_id, self.epoch)
+            elif code in ("stale_epoch", "service_unavailable"):
                 self.unreported.add(job_id)
 
 

@@ -33,7 +33,7 @@ class Recorder:
     async def start(self) -> None:
         exe = py_spy()
         if exe is None:
-            raise RuntimeError("--profile needs py-spy: .venv/bin/pip install py-spy")
+            raise RuntimeError('--profile needs py-spy: pip install -e ".[bench]"')
         self.proc = await asyncio.create_subprocess_exec(
             exe,
             "record",

@@ -260,8 +260,12 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
             "server_hwm_mb": round(hwm / MB, 1),
             "drained": drained,
             "heartbeats_ok": sum(b.heartbeats_ok for b in bridges),
+            "heartbeats_not_owner": sum(b.heartbeats_not_owner for b in bridges),
             "heartbeat_timeouts": heartbeat_timeouts,
             "bridge_reconnect_attempts": reconnects,
+            # bridge.owner events beyond one per bridge: each is a new epoch for a device
+            "extra_ownerships": sum(b.owner_count for b in bridges) - len(bridges),
+            "superseded": sum(b.superseded for b in bridges),
             "verification": verification.__dict__,
             "server_log": server.log_problems(),
         }

@@ -58,11 +58,21 @@ def retry_after_seconds(wait_s: float) -> int:
     return max(1, math.ceil(wait_s))
 
 
+# KEYS[1]: the window's counter; ARGV[1]: its lifetime in seconds. Returns the count so far.
+_COUNT_HIT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
 class RedisRateLimiter:
     """Fixed windows shared by every server process: at most ``limit`` hits per key per window.
 
     A fixed window admits up to twice the limit across one window boundary; for abuse limits
-    that is acceptable, and it costs one round trip (INCR, and EXPIRE on the first hit).
+    that is acceptable, and it costs one round trip: a script that counts the hit and sets the
+    window's expiry on its first hit (one command, where a MULTI/INCR/EXPIRE/EXEC pipeline is
+    four for the client to encode and parse).
     While Redis is unreachable the limit is kept per process (in memory) instead: a limiter
     must never be the reason a job is refused.
     """
@@ -74,6 +84,7 @@ class RedisRateLimiter:
         self._prefix = prefix
         self._clock = time.time
         self._fallback = InMemoryRateLimiter(limit, window_s)
+        self._count = redis.register_script(_COUNT_HIT)  # type: ignore[attr-defined]
 
     async def hit(self, key: str) -> float | None:
         from redis.exceptions import RedisError
@@ -90,10 +101,7 @@ class RedisRateLimiter:
         now = self._clock()
         window = int(now // self.window_s)
         redis_key = f"{self._prefix}:{key}:{window}"
-        pipe = self._redis.pipeline()  # type: ignore[attr-defined]
-        pipe.incr(redis_key)
-        pipe.expire(redis_key, math.ceil(self.window_s) + 1)
-        count, _ = await pipe.execute()
+        count = await self._count(keys=[redis_key], args=[math.ceil(self.window_s) + 1])
         if int(count) > self.limit:
             return (window + 1) * self.window_s - now
         return None

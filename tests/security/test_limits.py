@@ -102,6 +102,10 @@ async def test_redis_limiter_is_shared_and_windowed() -> None:
         wait = await two.hit("k")
         assert wait is not None and 0 < wait <= 60
         assert await one.hit("other") is None
+        # each window's counter expires after the window (set on its first hit only)
+        keys = await redis.keys(f"{prefix}:*")
+        assert len(keys) == 2
+        assert all(0 < ttl <= 61 for ttl in [await redis.ttl(k) for k in keys])
     finally:
         await redis.aclose()
 
