@@ -30,6 +30,8 @@ from app.sweeper import Sweeper
 from app.tenants.endpoints import router as tenants_router
 
 SOCKETIO_CHANNEL = "printrelay:socketio"
+REDIS_MAX_CONNECTIONS = 100
+REDIS_POOL_WAIT_S = 10.0
 
 
 class Health(Output):
@@ -56,9 +58,14 @@ def _socket_server(settings: Settings) -> socketio.AsyncServer:
 def _coordination(settings: Settings) -> tuple[Any, OwnerLocks, ControlBus]:
     if not settings.redis_url:
         return None, InMemoryOwnerLocks(), InMemoryBus()
-    from redis.asyncio import Redis
+    from redis.asyncio import BlockingConnectionPool, Redis
 
-    redis = Redis.from_url(settings.redis_url)
+    # A burst (thousands of bridges disconnecting at once) waits for a pooled connection
+    # instead of failing with "Too many connections" as the default pool does past 100.
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_S
+    )
+    redis = Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
     return redis, RedisOwnerLocks(redis), RedisBus(redis)
 
 
@@ -107,6 +114,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
                 sweeper_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper_task
+            await realtime.stop()
             await bus.close()
             await locks.close()
             if redis is not None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import case, select, update
@@ -139,8 +139,10 @@ async def go_offline(tx: Tx, device_id: uuid.UUID, now: datetime) -> Device | No
     return (await tx.session.execute(stmt)).scalar_one_or_none()
 
 
-async def touch(tx: Tx, device_id: uuid.UUID, now: datetime) -> None:
-    await tx.session.execute(update(Device).where(Device.id == device_id).values(last_seen_at=now))
+async def touch(tx: Tx, device_ids: Collection[uuid.UUID], now: datetime) -> None:
+    await tx.session.execute(
+        update(Device).where(Device.id.in_(device_ids)).values(last_seen_at=now)
+    )
 
 
 async def offline_if_silent(tx: Tx, cutoff: datetime, now: datetime) -> Sequence[Device]:

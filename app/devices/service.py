@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 from app.auth.principals import Principal
@@ -118,8 +118,9 @@ async def lose_ownership(tx: Tx, device_id: uuid.UUID) -> None:
         tx.publish(_status(device))
 
 
-async def heard_from(tx: Tx, device_id: uuid.UUID) -> None:
-    await repository.touch(tx, device_id, utcnow())
+async def heard_from(tx: Tx, device_ids: Collection[uuid.UUID]) -> None:
+    """The owners of these devices were heard from (heartbeats): the sweeper keeps them online."""
+    await repository.touch(tx, device_ids, utcnow())
 
 
 async def offline_if_silent(tx: Tx, silent_for_s: float) -> int:

@@ -7,6 +7,7 @@ authenticate with an API key and subscribe to locations of their own tenant.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -19,7 +20,7 @@ from app.auth.secrets import DEVICE_TOKEN_PREFIX, hash_secret
 from app.auth.service import authenticate
 from app.config import Settings
 from app.coordination.bus import ControlBus
-from app.coordination.owner_lock import OwnerLocks
+from app.coordination.owner_lock import Holder, OwnerLocks
 from app.coordination.watchers import InMemoryWatchRegistry, WatchRegistry
 from app.db import Database
 from app.devices import repository as devices_repository
@@ -33,6 +34,7 @@ from app.print_jobs import service as jobs
 from app.print_jobs.repository import JobFilter
 from app.print_jobs.schemas import JobUpdate, job_wire
 from app.realtime import rooms
+from app.realtime.heard_from import HeardFrom
 from app.realtime.messages import (
     ClaimMessage,
     PrinterStatusMessage,
@@ -47,6 +49,8 @@ from app.realtime.sessions import BridgeSocket, BridgeState, Session, WatcherSoc
 log = logging.getLogger(__name__)
 
 BACKLOG_PAGE = 200
+# Disconnected owners released at once (each: a Redis call, then a database transaction).
+CONCURRENT_RELEASES = 16
 
 
 def refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
@@ -63,6 +67,8 @@ class Realtime:
         self._db: Database | None = None
         self._locks: OwnerLocks | None = None
         self.watchers: WatchRegistry = InMemoryWatchRegistry()
+        self.heard_from: HeardFrom | None = None
+        self._releases = asyncio.Semaphore(CONCURRENT_RELEASES)
         self.publisher = Publisher(sio, self)
         for event, handler in {
             "connect": self.on_connect,
@@ -84,10 +90,15 @@ class Realtime:
         watchers: WatchRegistry | None = None,
     ) -> None:
         self._db, self._locks = db, locks
+        self.heard_from = HeardFrom(db)
         if watchers is not None:
             self.watchers = watchers
         self.publisher.bus = bus
         await bus.start(self.publisher.on_control)
+
+    async def stop(self) -> None:
+        if self.heard_from is not None:
+            await self.heard_from.close()
 
     @property
     def db(self) -> Database:
@@ -149,9 +160,24 @@ class Realtime:
             return
         if not isinstance(session, BridgeSocket) or session.holder is None:
             return
+        try:
+            # Thousands of bridges may drop at once (a network blip, a proxy restart): their
+            # releases go at the pace of Redis and the database pools instead of all at once.
+            async with self._releases:
+                await self._release_ownership(session, session.holder)
+        except Exception as exc:  # Redis or the database away: the crash path recovers it
+            log.warning(
+                "releasing device %s failed (%s): its owner lock lapses within %s s and the "
+                "sweeper then marks it offline",
+                session.device.id,
+                type(exc).__name__,
+                self.settings.owner_lock_ttl_s,
+            )
+
+    async def _release_ownership(self, session: BridgeSocket, holder: Holder) -> None:
         device = session.device
         # Only the holder can release; a superseded socket's release is a no-op.
-        if not await self.locks.release(str(device.id), session.holder):
+        if not await self.locks.release(str(device.id), holder):
             return
         async with self.db.transaction() as tx:
             await devices.lose_ownership(tx, device.id)
@@ -246,8 +272,8 @@ class Realtime:
         if holder is not None and await self.locks.renew(
             device_id, holder, self.settings.owner_lock_ttl_s
         ):
-            async with self.db.transaction() as tx:
-                await devices.heard_from(tx, session.device.id)
+            assert self.heard_from is not None
+            self.heard_from.add(session.device.id)  # written with others within a second
             return {"owner": True, "epoch": holder.epoch}
         if await self.locks.current(device_id) is None:
             # The lock lapsed and nobody took it: this socket is the device's only voice.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import pytest
 
@@ -207,3 +208,32 @@ async def test_a_heartbeat_right_after_connect_does_not_take_ownership_twice(
             assert ack == {"owner": True, "epoch": owners[0]["epoch"]}
         finally:
             await b.close()
+
+
+async def test_a_heartbeat_marks_the_device_heard_from(server: str, rest: World) -> None:
+    """Heartbeats are written to last_seen_at in batches (one UPDATE a second for all of them);
+    the sweeper's silence threshold (60 s) relies on that write happening."""
+    tenant = await rest.tenant()
+    location = await tenant.location()
+    device = await tenant.device(location)
+
+    async def last_seen() -> datetime:
+        r = await rest.client.get(
+            "/v1/devices/me", headers={"Authorization": f"Bearer {device.token}"}
+        )
+        assert r.status_code == 200, r.text
+        return datetime.fromisoformat(r.json()["last_seen_at"])
+
+    b = await bridge(server, device.token).connect()
+    try:
+        await b.wait_for("bridge.owner")
+        before = await last_seen()  # set when it became owner
+        await asyncio.sleep(0.05)
+        assert (await b.call("heartbeat"))["owner"] is True
+        for _ in range(60):  # the batch is written within about a second
+            if await last_seen() > before:
+                break
+            await asyncio.sleep(0.1)
+        assert await last_seen() > before
+    finally:
+        await b.close()
