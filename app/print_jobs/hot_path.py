@@ -22,16 +22,16 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from app.auth.principals import Principal
+from app.auth.principals import DeviceScope, Principal
 from app.db import Database, utcnow
-from app.errors import NotFound, Unauthorized
+from app.errors import AlreadyClaimed, NotFound, StaleEpoch, Unauthorized
 from app.events import JobChanged
 from app.models import JobStatus, PrintJob
 from app.print_jobs import service
 from app.print_jobs.schemas import JobCreate, JobUpdate
 from app.print_jobs.states import sources_of
 
-_JOB_COLUMNS = (
+JOB_COLUMNS = (
     "id, tenant_id, location_id, station_id, status, document, raw_data, copies, drawer_pulse,"
     " claimed_by, epoch, reprint_of, error, idempotency_key, request_hash, created_at,"
     " updated_at, expires_at, lease_expires_at"
@@ -59,7 +59,7 @@ WITH checks AS (
             WHERE station_id = $4 AND tenant_id = $2 AND online AND revoked_at IS NULL
         )) AS station_bridge_online
 ), job AS (
-    INSERT INTO print_jobs ({_JOB_COLUMNS})
+    INSERT INTO print_jobs ({JOB_COLUMNS})
     SELECT $5, $2, $3, $4, 'pending', $6::jsonb, $7, $8, $9, NULL, NULL, NULL, NULL, $10, $11,
            $12, $12, $13, NULL
     FROM checks WHERE key_active AND location_found AND station_found
@@ -95,7 +95,7 @@ WITH job AS (
     SET status = 'sent', claimed_by = $3, epoch = $4, updated_at = $7, lease_expires_at = $8
     WHERE j.id = $1 AND j.tenant_id = $2 AND j.status IN {_in(sources_of(JobStatus.SENT))}
       AND j.expires_at > $7 AND {scope} AND {_DEVICE_AT_EPOCH}
-    RETURNING {_JOB_COLUMNS.replace("id,", "j.id,", 1)}
+    RETURNING {JOB_COLUMNS.replace("id,", "j.id,", 1)}
 ), event AS (
     INSERT INTO job_events ({_EVENT_COLUMNS})
     SELECT $9, tenant_id, id, 'pending', 'sent', 'device', $3, NULL, $7 FROM job
@@ -115,7 +115,7 @@ WITH job AS (
     SET status = $5, error = $6, updated_at = $7, lease_expires_at = NULL
     WHERE j.id = $1 AND j.tenant_id = $2 AND j.status = 'sent' AND j.claimed_by = $3
       AND {_DEVICE_AT_EPOCH}
-    RETURNING {_JOB_COLUMNS.replace("id,", "j.id,", 1)}
+    RETURNING {JOB_COLUMNS.replace("id,", "j.id,", 1)}
 ), event AS (
     INSERT INTO job_events ({_EVENT_COLUMNS})
     SELECT $8, tenant_id, id, 'sent', $5, 'device', $3, $6, $7 FROM job
@@ -125,7 +125,7 @@ SELECT * FROM job
 assert sources_of(JobStatus.PRINTED) == sources_of(JobStatus.FAILED) == {JobStatus.SENT}
 
 
-def _job_of(row: Any) -> PrintJob:
+def job_of(row: Any) -> PrintJob:
     values = dict(row)
     values["status"] = JobStatus(values["status"])
     return PrintJob(**values)
@@ -175,6 +175,40 @@ async def submit(
     return job, True
 
 
+# $1 job, $2 tenant, $3 device, $4 location, $5 station (NULL for a location bridge): the job
+# as the device may see it (in scope, or claimed by it) and the device's current epoch.
+_REFUSAL_SQL = """
+SELECT j.claimed_by,
+       (SELECT d.epoch FROM devices d
+        WHERE d.id = $3 AND d.tenant_id = $2 AND d.revoked_at IS NULL) AS device_epoch
+FROM print_jobs j
+WHERE j.id = $1 AND j.tenant_id = $2 AND (({scope}) OR j.claimed_by = $3)
+"""
+REFUSAL_STATION_SQL = _REFUSAL_SQL.format(scope="j.location_id = $4 AND j.station_id = $5")
+REFUSAL_LOCATION_SQL = _REFUSAL_SQL.format(
+    scope=_LOCATION_SCOPE.replace("$5", "$4") + " AND $5::uuid IS NULL"
+)
+
+
+async def _refuse_at_once(
+    pool: Any, principal: Principal, device: DeviceScope, job_id: uuid.UUID, body: JobUpdate
+) -> None:
+    """The two refusals a race produces, answered in one plain query: ``stale_epoch`` and
+    ``already_claimed`` (seven of eight bridges racing for a job get it). Their conditions and
+    order are ``service._explain_refusal``'s; anything else (not found, unpaired, a repeat by
+    the claimer) returns, and the general path says it."""
+    sql = REFUSAL_STATION_SQL if device.station_id is not None else REFUSAL_LOCATION_SQL
+    row = await pool.fetchrow(
+        sql, job_id, principal.tenant, device.id, device.location_id, device.station_id
+    )
+    if row is None or row["device_epoch"] is None:
+        return
+    if body.epoch != row["device_epoch"]:
+        raise StaleEpoch(f"Epoch {body.epoch} is not this device's current epoch.")
+    if row["claimed_by"] is not None and row["claimed_by"] != device.id:
+        raise AlreadyClaimed()
+
+
 async def update_from_device(
     db: Database, principal: Principal, job_id: uuid.UUID, body: JobUpdate, lease_s: float
 ) -> PrintJob:
@@ -210,9 +244,10 @@ async def update_from_device(
                 uuid.uuid4(),
             )
         if row is not None:
-            job = _job_of(row)
+            job = job_of(row)
             await db.publish([JobChanged(job)])
             return job
+        await _refuse_at_once(pool, principal, device, job_id, body)
     # Refused (or no hot path): the general path tries again and says why.
     async with db.transaction() as tx:
         return await service.update_from_device(tx, principal, job_id, body, lease_s)

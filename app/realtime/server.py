@@ -23,15 +23,12 @@ from app.coordination.bus import ControlBus
 from app.coordination.owner_lock import Holder, OwnerLocks
 from app.coordination.watchers import InMemoryWatchRegistry, WatchRegistry
 from app.db import Database
-from app.devices import repository as devices_repository
+from app.devices import hot_path as devices_hot_path
 from app.devices import service as devices
 from app.errors import AppError, Forbidden, Unauthorized
 from app.locations.service import require_location
 from app.models import JobStatus
 from app.print_jobs import hot_path
-from app.print_jobs import repository as jobs_repository
-from app.print_jobs import service as jobs
-from app.print_jobs.repository import JobFilter
 from app.print_jobs.schemas import JobUpdate, job_wire
 from app.realtime import rooms
 from app.realtime.heard_from import HeardFrom
@@ -123,8 +120,7 @@ class Realtime:
             raise refuse("unauthorized", "Send auth {token} (bridge) or {api_key} (watcher).")
 
     async def _connect_bridge(self, sid: str, token: str) -> None:
-        async with self.db.transaction() as tx:
-            device = await devices_repository.device_by_token_hash_any(tx, hash_secret(token))
+        device = await devices_hot_path.device_by_token_hash(self.db, hash_secret(token))
         if device is None:
             raise refuse("unauthorized", "Unknown device token.")
         if device.revoked_at is not None:
@@ -206,17 +202,16 @@ class Realtime:
 
     async def _become_owner(self, sid: str, session: BridgeSocket) -> int | None:
         device = session.device
-        async with self.db.transaction() as tx:
-            floor = await jobs_repository.device_epoch(tx, session.principal.tenant, device.id)
+        tenant = session.principal.tenant
+        floor = await devices_hot_path.device_epoch(self.db, tenant, device.id)
         if floor is None:
             await self.sio.disconnect(sid)
             return None
         taken = await self.locks.take(str(device.id), sid, self.settings.owner_lock_ttl_s, floor)
-        async with self.db.transaction() as tx:
-            stored = await devices.take_ownership(
-                tx, session.principal.tenant, device.id, taken.holder.epoch
-            )
-        if stored is None:  # unpaired meanwhile
+        stored = await devices_hot_path.take_ownership(
+            self.db, tenant, device.id, taken.holder.epoch
+        )
+        if not stored:  # unpaired meanwhile
             await self.locks.release(str(device.id), taken.holder)
             await self.sio.disconnect(sid)
             return None
@@ -233,16 +228,15 @@ class Realtime:
         await self.sio.emit(
             "bridge.owner", {"device_id": str(device.id), "epoch": taken.holder.epoch}, to=sid
         )
-        await self._send_backlog(sid, session.principal)
+        await self._send_backlog(sid, tenant, device)
         return taken.holder.epoch
 
-    async def _send_backlog(self, sid: str, principal: Principal) -> None:
+    async def _send_backlog(self, sid: str, tenant: uuid.UUID, device: DeviceScope) -> None:
         cursor: str | None = None
         while True:
-            async with self.db.transaction() as tx:
-                page, cursor = await jobs.list_jobs(
-                    tx, principal, JobFilter(status=JobStatus.PENDING), cursor, BACKLOG_PAGE
-                )
+            page, cursor = await devices_hot_path.backlog_page(
+                self.db, tenant, device, cursor, BACKLOG_PAGE
+            )
             for job in page:
                 await self.sio.emit("print_job.new", job_wire(job), to=sid)
             if cursor is None:

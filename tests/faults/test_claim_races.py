@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.faults]
 
 BRIDGES = 8
 JOBS = 1000
+ANSWER_S = 240.0
 
 
 @pytest.mark.postgres
@@ -49,7 +50,11 @@ async def test_eight_socket_bridges_race_over_a_thousand_jobs(
             def claimer(device_id: str, sock: SocketClient) -> None:
                 async def claim(job: dict) -> None:
                     epoch = sock.of("bridge.owner")[-1]["epoch"]
-                    ack = await sock.call("print_job.claim", {"id": job["id"], "epoch": epoch})
+                    # Every ack must come, however long the queue: 8,000 claims arrive faster
+                    # than a 2-vCPU machine answers them, and how fast is the bench's to say.
+                    ack = await sock.call(
+                        "print_job.claim", {"id": job["id"], "epoch": epoch}, timeout_s=ANSWER_S
+                    )
                     answers[job["id"]].append((device_id, ack))
                     if sum(len(a) for a in answers.values()) == BRIDGES * JOBS:
                         done.set()
@@ -75,7 +80,7 @@ async def test_eight_socket_bridges_race_over_a_thousand_jobs(
                         await tenant.job(location, headers=tenant.pos)
 
                 await asyncio.gather(*(submit(i) for i in range(JOBS)))
-                await asyncio.wait_for(done.wait(), 300)
+                await asyncio.wait_for(done.wait(), ANSWER_S + 60)
                 elapsed = time.monotonic() - started
             finally:
                 for sock in sockets:

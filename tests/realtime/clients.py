@@ -66,8 +66,8 @@ class SocketClient:
         if self.sio.connected:
             await self.sio.disconnect()
 
-    async def call(self, event: str, data: Any = None) -> Any:
-        return await self.sio.call(event, data, timeout=WAIT_S)
+    async def call(self, event: str, data: Any = None, timeout_s: float = WAIT_S) -> Any:
+        return await self.sio.call(event, data, timeout=timeout_s)
 
     def of(self, name: str) -> list[Any]:
         return [data for n, data in self.received if n == name]
