@@ -89,6 +89,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--redis-db", type=int, default=13, help="Redis database index (flushed)")
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--json", action="store_true", help="also print the JSON on stdout")
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server under test, e.g. PRINTRELAY_HOT_PATH=false (repeatable)",
+    )
     return p.parse_args(argv)
 
 
@@ -113,6 +120,7 @@ def options(args: argparse.Namespace, stamp: str) -> Options:
         render_iterations=args.render_iterations,
         results_dir=args.results_dir,
         stamp=stamp,
+        server_env=dict(kv.split("=", 1) for kv in args.server_env),
     )
 
 

@@ -60,6 +60,7 @@ class Options:
     backlog_per_bridge: int = 1
     render_iterations: int = 500
     stall_timeout_s: float = 30.0  # a drain fails once nothing printed for this long
+    server_env: dict[str, str] = field(default_factory=dict)  # e.g. PRINTRELAY_HOT_PATH=false
     results_dir: Path = Path("bench/results")
     stamp: str = ""
 
@@ -79,7 +80,7 @@ async def serving(
         if not await redis_reachable():
             raise Skip("Redis is not reachable at 127.0.0.1:6379")
     backend = await Backend.create(backend_name, opts.redis_db)
-    server = Server(backend)
+    server = Server(backend, extra_env=dict(opts.server_env))
     try:
         yield backend, server
     finally:
