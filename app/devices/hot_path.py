@@ -11,11 +11,12 @@ that pool (SQLite, or ``PRINTRELAY_HOT_PATH=false``) the general path runs.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.auth.principals import DeviceScope
+from app.auth.principals import Principal
 from app.db import Database, utcnow
 from app.devices import repository
 from app.devices import service as devices
@@ -61,28 +62,23 @@ WITH before AS (
 SELECT taken.*, before.online AS was_online FROM taken, before
 """
 
-_COLUMNS = ", ".join(f"j.{c.strip()}" for c in jobs_hot_path.JOB_COLUMNS.split(","))
-_VISIBLE = "((j.location_id = $2 AND {scope}) OR j.claimed_by = $4)"
 # $1 tenant, $2 location, $3 station (NULL for a location bridge), $4 device, $5/$6 the last
-# (created_at, id) of the previous page or NULL, $7 limit. Oldest first, as list_jobs.
+# (created_at, id) of the previous page or NULL, $7 limit. Pending jobs the device may see (in
+# scope, or claimed by it), oldest first: ``jobs.list_jobs`` for a device, status pending.
 _BACKLOG_SQL = """
 SELECT {columns} FROM print_jobs j
-WHERE j.tenant_id = $1 AND j.status = 'pending' AND {visible}
+WHERE j.tenant_id = $1 AND j.status = 'pending' AND (({scope}) OR j.claimed_by = $4)
   AND ($5::timestamptz IS NULL OR (j.created_at, j.id) > ($5, $6::uuid))
 ORDER BY j.created_at, j.id
 LIMIT $7
 """
 BACKLOG_STATION_SQL = _BACKLOG_SQL.format(
-    columns=_COLUMNS, visible=_VISIBLE.format(scope="j.station_id = $3")
+    columns=jobs_hot_path.J_COLUMNS,
+    scope=jobs_hot_path.device_scope_sql("$2", "$3", station_bridge=True),
 )
 BACKLOG_LOCATION_SQL = _BACKLOG_SQL.format(
-    columns=_COLUMNS,
-    visible=_VISIBLE.format(
-        scope="""$3::uuid IS NULL AND (j.station_id IS NULL OR NOT EXISTS (
-        SELECT 1 FROM devices sb
-        WHERE sb.station_id = j.station_id AND sb.online AND sb.revoked_at IS NULL
-    ))"""
-    ),
+    columns=jobs_hot_path.J_COLUMNS,
+    scope=jobs_hot_path.device_scope_sql("$2", "$3", station_bridge=False),
 )
 
 
@@ -124,26 +120,19 @@ async def take_ownership(
 
 
 async def backlog_page(
-    db: Database,
-    tenant_id: uuid.UUID,
-    device: DeviceScope,
-    cursor: str | None,
-    limit: int,
-) -> tuple[list[PrintJob], str | None]:
+    db: Database, principal: Principal, cursor: str | None, limit: int
+) -> tuple[Sequence[PrintJob], str | None]:
     """One page of the pending jobs the device may claim, oldest first, and the next cursor."""
     if db.hot_pool is None:
-        from app.auth.principals import Principal, PrincipalKind
-
-        principal = Principal(PrincipalKind.DEVICE, tenant_id=tenant_id, device=device)
         async with db.transaction() as tx:
-            page, next_cursor = await jobs.list_jobs(
+            return await jobs.list_jobs(
                 tx, principal, JobFilter(status=JobStatus.PENDING), cursor, limit
             )
-        return list(page), next_cursor
+    device = principal.require_device()
     after: tuple[Any, Any] = jobs.decode_cursor(cursor) if cursor else (None, None)
     sql = BACKLOG_STATION_SQL if device.station_id is not None else BACKLOG_LOCATION_SQL
     rows = await db.hot_pool.fetch(
-        sql, tenant_id, device.location_id, device.station_id, device.id, *after, limit + 1
+        sql, principal.tenant, device.location_id, device.station_id, device.id, *after, limit + 1
     )
     page = [jobs_hot_path.job_of(r) for r in rows[:limit]]
     next_cursor = jobs.encode_cursor(page[-1]) if len(rows) > limit else None

@@ -22,6 +22,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
+
 from app.auth.principals import DeviceScope, Principal
 from app.db import Database, utcnow
 from app.errors import AlreadyClaimed, NotFound, StaleEpoch, Unauthorized
@@ -76,18 +78,28 @@ SELECT checks.*, EXISTS (SELECT 1 FROM job) AS inserted FROM checks
 _DEVICE_AT_EPOCH = (
     "EXISTS (SELECT 1 FROM devices d WHERE d.id = $3 AND d.epoch = $4 AND d.revoked_at IS NULL)"
 )
-# A station bridge's scope ($6: its station); a location bridge's scope: the location's jobs
-# without a station, and a station's jobs while it has no online station bridge
-# (as repository.in_device_scope).
-_STATION_SCOPE = "j.location_id = $5 AND j.station_id = $6"
-_LOCATION_SCOPE = """j.location_id = $5 AND (j.station_id IS NULL OR NOT EXISTS (
-    SELECT 1 FROM devices sb
-    WHERE sb.station_id = j.station_id AND sb.online AND sb.revoked_at IS NULL
-))"""
+
+
+def device_scope_sql(location: str, station: str, *, station_bridge: bool) -> str:
+    """Jobs ``j`` a device may claim, as ``repository.in_device_scope``; ``location`` and
+    ``station`` name the parameters holding the device's. A station bridge: its station's jobs.
+    A location bridge (its station parameter is NULL): the location's jobs without a station,
+    and a station's jobs while that station has no online station bridge."""
+    if station_bridge:
+        return f"j.location_id = {location} AND j.station_id = {station}"
+    return f"""j.location_id = {location} AND {station}::uuid IS NULL AND (
+    j.station_id IS NULL OR NOT EXISTS (
+        SELECT 1 FROM devices sb
+        WHERE sb.station_id = j.station_id AND sb.online AND sb.revoked_at IS NULL
+    ))"""  # noqa: S608 (parameter names, not values)
+
+
+# Every job column, qualified (statements that also read devices).
+J_COLUMNS = ", ".join(f"j.{c.strip()}" for c in JOB_COLUMNS.split(","))
 
 
 def _claim_sql(scope: str) -> str:
-    # $1 job, $2 tenant, $3 device, $4 epoch, $5 location, [$6 station], $7 now,
+    # $1 job, $2 tenant, $3 device, $4 epoch, $5 location, $6 station, $7 now,
     # $8 lease until, $9 event id
     return f"""
 WITH job AS (
@@ -95,7 +107,7 @@ WITH job AS (
     SET status = 'sent', claimed_by = $3, epoch = $4, updated_at = $7, lease_expires_at = $8
     WHERE j.id = $1 AND j.tenant_id = $2 AND j.status IN {_in(sources_of(JobStatus.SENT))}
       AND j.expires_at > $7 AND {scope} AND {_DEVICE_AT_EPOCH}
-    RETURNING {JOB_COLUMNS.replace("id,", "j.id,", 1)}
+    RETURNING {J_COLUMNS}
 ), event AS (
     INSERT INTO job_events ({_EVENT_COLUMNS})
     SELECT $9, tenant_id, id, 'pending', 'sent', 'device', $3, NULL, $7 FROM job
@@ -104,9 +116,8 @@ SELECT * FROM job
 """  # noqa: S608 (built from constants; every value is bound as $n)
 
 
-CLAIM_STATION_SQL = _claim_sql(_STATION_SCOPE)
-# Same parameters; $6 is unused by the location scope, so it is compared to itself.
-CLAIM_LOCATION_SQL = _claim_sql(_LOCATION_SCOPE + " AND $6::uuid IS NULL")
+CLAIM_STATION_SQL = _claim_sql(device_scope_sql("$5", "$6", station_bridge=True))
+CLAIM_LOCATION_SQL = _claim_sql(device_scope_sql("$5", "$6", station_bridge=False))
 
 # $1 job, $2 tenant, $3 device, $4 epoch, $5 status, $6 error, $7 now, $8 event id
 REPORT_SQL = f"""
@@ -115,7 +126,7 @@ WITH job AS (
     SET status = $5, error = $6, updated_at = $7, lease_expires_at = NULL
     WHERE j.id = $1 AND j.tenant_id = $2 AND j.status = 'sent' AND j.claimed_by = $3
       AND {_DEVICE_AT_EPOCH}
-    RETURNING {JOB_COLUMNS.replace("id,", "j.id,", 1)}
+    RETURNING {J_COLUMNS}
 ), event AS (
     INSERT INTO job_events ({_EVENT_COLUMNS})
     SELECT $8, tenant_id, id, 'sent', $5, 'device', $3, $6, $7 FROM job
@@ -184,14 +195,16 @@ SELECT j.claimed_by,
 FROM print_jobs j
 WHERE j.id = $1 AND j.tenant_id = $2 AND (({scope}) OR j.claimed_by = $3)
 """
-REFUSAL_STATION_SQL = _REFUSAL_SQL.format(scope="j.location_id = $4 AND j.station_id = $5")
-REFUSAL_LOCATION_SQL = _REFUSAL_SQL.format(
-    scope=_LOCATION_SCOPE.replace("$5", "$4") + " AND $5::uuid IS NULL"
-)
+REFUSAL_STATION_SQL = _REFUSAL_SQL.format(scope=device_scope_sql("$4", "$5", station_bridge=True))
+REFUSAL_LOCATION_SQL = _REFUSAL_SQL.format(scope=device_scope_sql("$4", "$5", station_bridge=False))
 
 
 async def _refuse_at_once(
-    pool: Any, principal: Principal, device: DeviceScope, job_id: uuid.UUID, body: JobUpdate
+    pool: asyncpg.Pool,
+    principal: Principal,
+    device: DeviceScope,
+    job_id: uuid.UUID,
+    body: JobUpdate,
 ) -> None:
     """The two refusals a race produces, answered in one plain query: ``stale_epoch`` and
     ``already_claimed`` (seven of eight bridges racing for a job get it). Their conditions and

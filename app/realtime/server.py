@@ -228,14 +228,14 @@ class Realtime:
         await self.sio.emit(
             "bridge.owner", {"device_id": str(device.id), "epoch": taken.holder.epoch}, to=sid
         )
-        await self._send_backlog(sid, tenant, device)
+        await self._send_backlog(sid, session.principal)
         return taken.holder.epoch
 
-    async def _send_backlog(self, sid: str, tenant: uuid.UUID, device: DeviceScope) -> None:
+    async def _send_backlog(self, sid: str, principal: Principal) -> None:
         cursor: str | None = None
         while True:
             page, cursor = await devices_hot_path.backlog_page(
-                self.db, tenant, device, cursor, BACKLOG_PAGE
+                self.db, principal, cursor, BACKLOG_PAGE
             )
             for job in page:
                 await self.sio.emit("print_job.new", job_wire(job), to=sid)

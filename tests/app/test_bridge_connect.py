@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.auth.principals import DeviceScope
+from app.auth.principals import DeviceScope, Principal, PrincipalKind
 from app.auth.secrets import hash_secret
 from app.devices import hot_path
 from tests.conftest import ALL_PATHS
@@ -27,9 +27,8 @@ async def _backlog(world: World, tenant_id: uuid.UUID, device: Device, page: int
     ids: list[str] = []
     cursor = None
     while True:
-        jobs, cursor = await hot_path.backlog_page(
-            world.app.state.db, tenant_id, _scope(device), cursor, page
-        )
+        principal = Principal(PrincipalKind.DEVICE, tenant_id=tenant_id, device=_scope(device))
+        jobs, cursor = await hot_path.backlog_page(world.app.state.db, principal, cursor, page)
         assert len(jobs) <= page
         ids += [str(j.id) for j in jobs]
         if cursor is None:
