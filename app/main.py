@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -86,7 +87,18 @@ def _limiters(settings: Settings, redis: Any) -> dict[str, RateLimiter]:
     }
 
 
-def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) -> FastAPI:
+def freeze_startup_objects() -> None:
+    """Move everything alive after start-up (modules, mappers, schemas, routes: about 130,000
+    objects) out of the garbage collector's sight. A full collection used to walk them all,
+    stalling the event loop for about 75 ms every few seconds under load (the p99 of the
+    bench's open loop was made of those stalls). They live as long as the process anyway."""
+    gc.collect()
+    gc.freeze()
+
+
+def create_app(
+    settings: Settings | None = None, *, run_sweeper: bool = True, freeze_gc: bool = False
+) -> FastAPI:
     settings = settings or Settings()
     settings.check_startable()
     sio = _socket_server(settings)
@@ -107,6 +119,8 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
         if run_sweeper:
             sweeper = Sweeper(db, settings.sweep_interval_s, settings.owner_lock_ttl_s)
             sweeper_task = asyncio.create_task(sweeper.run_forever(), name="sweeper")
+        if freeze_gc:
+            freeze_startup_objects()
         try:
             yield
         finally:
@@ -150,5 +164,5 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
 def create_asgi_app(settings: Settings | None = None) -> socketio.ASGIApp:
     """What `printrelay serve` runs: Socket.IO at /socket.io, everything else to FastAPI
     (lifespan included)."""
-    app = create_app(settings)
+    app = create_app(settings, freeze_gc=True)
     return socketio.ASGIApp(app.state.sio, other_asgi_app=app, socketio_path="socket.io")

@@ -86,6 +86,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reconnect-bridges", type=int, default=1000)
     p.add_argument("--backlog-per-bridge", type=int, default=1)
     p.add_argument("--render-iterations", type=int, default=500)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes for closed/open on postgres (printrelay serve --workers)",
+    )
     p.add_argument("--redis-db", type=int, default=13, help="Redis database index (flushed)")
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--json", action="store_true", help="also print the JSON on stdout")
@@ -121,6 +127,7 @@ def options(args: argparse.Namespace, stamp: str) -> Options:
         results_dir=args.results_dir,
         stamp=stamp,
         server_env=dict(kv.split("=", 1) for kv in args.server_env),
+        workers=args.workers,
     )
 
 
@@ -251,7 +258,7 @@ def render_result(r: dict[str, Any]) -> str:
         what = "closed loop" if r["scenario"] == "closed" else f"open loop, {r['offered_rate']}/s"
         lines.append(
             f"{what} on {r['backend']}: {r['stations']} stations, {r['pos_clients']} POS, "
-            f"{r['window_s']} s measured"
+            f"{r.get('workers', 1)} server process(es), {r['window_s']} s measured"
         )
         lines.append(
             f"  printed {fmt(r['printed_per_s'])} jobs/s; submit→printed p50 {fmt(lat['p50'])} ms,"
@@ -263,7 +270,8 @@ def render_result(r: dict[str, Any]) -> str:
         )
         lines.append(
             f"  server-side CPU {fmt(r['server_cpu_ms_per_job'], digits=3)} ms/job ({parts}); "
-            f"server process at {r['server_process_utilisation']:.0%} of a core"
+            f"server process{'es' if r.get('workers', 1) > 1 else ''} at "
+            f"{r['server_process_utilisation']:.0%} of a core"
         )
         lines.append(
             f"  load generator {fmt(r['generator_cpu_ms_per_job'], digits=3)} ms/job, "
@@ -273,6 +281,12 @@ def render_result(r: dict[str, Any]) -> str:
         lines.append(
             f"  other processes on the machine used {foreign:.2f} cores meanwhile"
             + (" (CONTENDED: figures are pessimistic)" if foreign > 0.2 else "")
+        )
+        gcp = r.get("gc_pauses", {})
+        lines.append(
+            f"  server GC pauses >= 1 ms: {gcp.get('count', 0)} ({gcp.get('total_ms', 0)} ms, "
+            f"longest {gcp.get('max_ms', 0)} ms; {gcp.get('full_collections', 0)} full); "
+            f"I/O stall {r.get('io_stall_pct', 0)}% of the window"
         )
         if r["scenario"] == "open":
             lines.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import resource
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -57,6 +58,26 @@ def pids_named(*names: str) -> list[int]:
     return found
 
 
+def with_descendants(pids: Iterable[int]) -> list[int]:
+    """``pids`` and every live process below them (``printrelay serve --workers N`` forks)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (t := read_times(int(entry))) is not None:
+            children.setdefault(t.ppid, []).append(t.pid)
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def tree_rss_bytes(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) summed over ``pid`` and its descendants."""
+    sizes = [rss_bytes(p) for p in with_descendants([pid])]
+    return sum(r for r, _ in sizes), sum(h for _, h in sizes)
+
+
 def rss_bytes(pid: int) -> tuple[int, int]:
     """(VmRSS, VmHWM) of ``pid`` in bytes; (0, 0) if it is gone."""
     rss = hwm = 0
@@ -87,6 +108,20 @@ def self_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def io_stall_us() -> int:
+    """Microseconds since boot in which some task waited on I/O (``/proc/pressure/io``, the
+    ``some`` line); 0 where the kernel has no pressure stall information. On this machine
+    that is mostly PostgreSQL waiting for its WAL flush at commit."""
+    try:
+        with open("/proc/pressure/io") as fh:
+            for line in fh:
+                if line.startswith("some"):
+                    return int(line.rsplit("total=", 1)[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 @dataclass
 class Snapshot:
     """CPU seconds per process of each group at one moment."""
@@ -95,6 +130,8 @@ class Snapshot:
     comms: dict[int, str] = field(default_factory=dict)
     machine_busy_s: float = 0.0
     generator_s: float = 0.0
+    wall_s: float = 0.0  # time.time(), to line the window up with the server's own logs
+    io_stall_us: int = 0
 
 
 class CpuMeter:
@@ -109,9 +146,14 @@ class CpuMeter:
         self.redis = redis
 
     def snapshot(self) -> Snapshot:
-        snap = Snapshot(machine_busy_s=machine_busy_s(), generator_s=self_cpu_s())
+        snap = Snapshot(
+            machine_busy_s=machine_busy_s(),
+            generator_s=self_cpu_s(),
+            wall_s=time.time(),
+            io_stall_us=io_stall_us(),
+        )
         server: dict[int, float] = {}
-        for pid in self.server_pids:
+        for pid in with_descendants(self.server_pids):
             t = read_times(pid)
             if t is not None:
                 server[pid] = t.own_s

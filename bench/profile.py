@@ -23,8 +23,11 @@ def py_spy() -> str | None:
 
 
 class Recorder:
-    def __init__(self, pid: int, output: Path, duration_s: float, rate: int = 100) -> None:
+    def __init__(
+        self, pid: int, output: Path, duration_s: float, rate: int = 100, subprocesses: bool = False
+    ) -> None:
         self.pid = pid
+        self.subprocesses = subprocesses
         self.output = output
         self.duration_s = duration_s
         self.rate = rate
@@ -46,6 +49,7 @@ class Recorder:
             "--format",
             "raw",
             "--nonblocking",
+            *(["--subprocesses"] if self.subprocesses else []),
             "--output",
             str(self.output),
             stdout=asyncio.subprocess.DEVNULL,

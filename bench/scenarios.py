@@ -61,6 +61,7 @@ class Options:
     render_iterations: int = 500
     stall_timeout_s: float = 30.0  # a drain fails once nothing printed for this long
     server_env: dict[str, str] = field(default_factory=dict)  # e.g. PRINTRELAY_HOT_PATH=false
+    workers: int = 1  # server processes (closed/open on PostgreSQL + Redis)
     results_dir: Path = Path("bench/results")
     stamp: str = ""
 
@@ -71,7 +72,7 @@ class Skip(Exception):
 
 @asynccontextmanager
 async def serving(
-    backend_name: str, opts: Options, label: str
+    backend_name: str, opts: Options, label: str, workers: int = 1
 ) -> AsyncIterator[tuple[Backend, Server]]:
     """A fresh backend and a running server on it; torn down (database dropped) after."""
     if backend_name == "postgres":
@@ -80,7 +81,8 @@ async def serving(
         if not await redis_reachable():
             raise Skip("Redis is not reachable at 127.0.0.1:6379")
     backend = await Backend.create(backend_name, opts.redis_db)
-    server = Server(backend, extra_env=dict(opts.server_env))
+    workers = workers if backend.redis_url is not None else 1  # SQLite: one process
+    server = Server(backend, extra_env=dict(opts.server_env), workers=workers)
     try:
         yield backend, server
     finally:
@@ -154,6 +156,7 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
         "scenario": mode,
         "backend": backend_name,
         "stations": opts.stations,
+        "workers": opts.workers if backend_name == "postgres" else 1,
         "pos_clients": opts.pos,
         "warmup_s": opts.warmup_s,
         "duration_s": opts.duration_s,
@@ -164,7 +167,7 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
         result["offered_rate"] = opts.rate
     label = mode if mode == "closed" else f"open{opts.rate:g}"
     async with (
-        serving(backend_name, opts, label) as (backend, server),
+        serving(backend_name, opts, label, opts.workers) as (backend, server),
         client_session() as session,
     ):
         await server.start(session)
@@ -224,18 +227,20 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
         if opts.profile:
             out = opts.results_dir / f"{opts.stamp}-{label}-{backend_name}.collapsed.txt"
             opts.results_dir.mkdir(parents=True, exist_ok=True)
-            recorder = Recorder(server.pid, out, opts.duration_s)
+            recorder = Recorder(server.pid, out, opts.duration_s, subprocesses=server.workers > 1)
         window, lag = await drive(mode, pos, list(world.stations), opts, meter, recorder)
         drained = await tracker.wait_drained(
             opts.stall_timeout_s,
             recovering=lambda: any(not b.is_owner.is_set() for b in bridges),
         )
-        rss, hwm = procstat.rss_bytes(server.pid)
+        rss, hwm = procstat.tree_rss_bytes(server.pid)
         verification = await verify(backend, tracker)
         if recorder is not None:
             await recorder.wait()
             result["profile"] = summarize(recorder.output)
         cpu = await cpu_breakdown(backend, window["cpu0"], window["cpu1"])
+        result["gc_pauses"] = server.gc_pauses(window["cpu0"].wall_s, window["cpu1"].wall_s)
+        result["io_stall_pct"] = io_stall_pct(window["cpu0"], window["cpu1"])
         reconnects = sum(b.connect_attempts for b in bridges) - attempts_before
         heartbeat_timeouts = sum(b.heartbeat_timeouts for b in bridges)
         for b in bridges:
@@ -378,7 +383,30 @@ def window_figures(tracker: Tracker, window: dict[str, Any]) -> dict[str, Any]:
         "http_errors": tracker.http_errors,
         "transport_errors": dict(tracker.transport_errors),
         "ack_errors": dict(tracker.ack_errors),
+        "slowest": slowest_jobs(tracker, in_window, t0),
     }
+
+
+def io_stall_pct(before: procstat.Snapshot, after: procstat.Snapshot) -> float:
+    """Share of the window in which some task on the machine waited on I/O."""
+    wall = after.wall_s - before.wall_s
+    return round(100 * (after.io_stall_us - before.io_stall_us) / 1e6 / wall, 1) if wall else 0.0
+
+
+def slowest_jobs(tracker: Tracker, job_ids: list[str], t0: float, n: int = 20) -> list[Any]:
+    """The ``n`` slowest jobs as [s into the window, submit→printed ms, of it HTTP ms]: slow
+    jobs bunched at one moment point at a stall (a GC pause, a periodic task), spread ones at
+    queueing."""
+    rows = [
+        (
+            round(tracker.submitted_at[j] - t0, 3),
+            round(1000 * (tracker.printed_at[j] - tracker.submitted_at[j]), 1),
+            round(1000 * (tracker.accepted_at[j] - tracker.submitted_at[j]), 1),
+        )
+        for j in job_ids
+        if j in tracker.printed_at
+    ]
+    return sorted(rows, key=lambda r: -r[1])[:n]
 
 
 def load_warnings(tracker: Tracker) -> list[str]:

@@ -10,6 +10,7 @@ Backends:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from bench.procstat import with_descendants
 
 POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 REDIS_HOST_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
@@ -193,6 +196,7 @@ class Server:
     port: int = field(default_factory=free_port)
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1  # more than one: uvicorn forks them, Redis joins them
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     kept_log: dict[str, Any] | None = None  # log_problems() of a log since removed
@@ -221,8 +225,36 @@ class Server:
         env["PRINTRELAY_DATABASE_URL"] = self.backend.database_url
         if self.backend.redis_url:
             env["PRINTRELAY_REDIS_URL"] = self.backend.redis_url
+        # bench/gcprobe: the server logs its garbage-collection pauses (read by gc_pauses()).
+        probe = str(Path(__file__).parent / "gcprobe")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (probe, env.get("PYTHONPATH")) if p)
+        env["BENCH_GC_LOG"] = str(self.gc_log_path)
         env.update(self.extra_env)
         return env
+
+    @property
+    def gc_log_path(self) -> Path:
+        return self.backend.workdir / "gc.log"
+
+    def gc_pauses(self, wall0: float, wall1: float) -> dict[str, Any]:
+        """Collections of 1 ms or more between two time.time() readings, every process."""
+        try:
+            lines = self.gc_log_path.read_text().splitlines()
+        except OSError:
+            return {"count": 0}
+        pauses = []
+        for line in lines:
+            at, gen, ms = line.split()
+            if wall0 <= float(at) <= wall1:
+                pauses.append((int(gen), float(ms)))
+        full = [ms for gen, ms in pauses if gen == 2]
+        return {
+            "count": len(pauses),
+            "total_ms": round(sum(ms for _, ms in pauses), 1),
+            "max_ms": round(max((ms for _, ms in pauses), default=0.0), 1),
+            "full_collections": len(full),
+            "full_max_ms": round(max(full, default=0.0), 1),
+        }
 
     def spawn(self) -> None:
         cmd = [
@@ -234,6 +266,8 @@ class Server:
             str(self.port),
             "--log-level",
             "warning",
+            "--workers",
+            str(self.workers),
         ]
         with open(self.log_path, "ab") as log:
             log.write(f"\n=== start {self.starts + 1} at {time.time():.3f}\n".encode())
@@ -269,7 +303,10 @@ class Server:
     def kill(self) -> None:
         """SIGKILL: no shutdown, no lock released, sockets dropped mid-frame."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+            tree = with_descendants([self.proc.pid])  # the workers die with their parent
+            for pid in tree:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.proc.wait()
 
     def stop(self, timeout_s: float = 20) -> None:

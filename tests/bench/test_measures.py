@@ -1,0 +1,71 @@
+"""The bench's own measures: the server's process tree and its GC log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import procstat
+from bench.server import Backend, Server
+
+
+def test_the_process_tree_includes_workers_and_their_children() -> None:
+    # A parent that forks a child that sleeps: both are counted, the bench process is not.
+    script = (
+        "import subprocess, sys, time; "
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
+        "print(c.pid, flush=True); time.sleep(30)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        tree = procstat.with_descendants([parent.pid])
+        assert sorted(tree) == sorted([parent.pid, child])
+        assert os.getpid() not in tree
+        rss, _ = procstat.tree_rss_bytes(parent.pid)
+        assert rss > procstat.rss_bytes(parent.pid)[0] > 0
+    finally:
+        subprocess.run(["pkill", "-P", str(parent.pid)], check=False)
+        parent.kill()
+        parent.wait()
+
+
+def test_gc_pauses_are_read_for_the_window_only(tmp_path: Path) -> None:
+    server = Server(Backend("sqlite", tmp_path))
+    now = time.time()
+    server.gc_log_path.write_text(
+        f"{now - 10:.4f} 2 80.00\n"  # before the window
+        f"{now + 1:.4f} 0 1.50\n"
+        f"{now + 2:.4f} 2 12.25\n"
+        f"{now + 3:.4f} 1 3.00\n"
+        f"{now + 20:.4f} 2 90.00\n"  # after it
+    )
+    assert server.gc_pauses(now, now + 5) == {
+        "count": 3,
+        "total_ms": 16.8,
+        "max_ms": 12.2,
+        "full_collections": 1,
+        "full_max_ms": 12.2,
+    }
+
+
+def test_the_gc_probe_logs_a_servers_collections(tmp_path: Path) -> None:
+    log = tmp_path / "gc.log"
+    env = Server(Backend("sqlite", tmp_path)).env()
+    env["BENCH_GC_LOG"] = str(log)
+    # Enough cyclic garbage that a full collection takes over a millisecond.
+    script = (
+        "import gc\n"
+        "junk = []\n"
+        "for i in range(300000):\n"
+        "    a = []; a.append(a); junk.append(a)\n"
+        "del junk; gc.collect()\n"
+    )
+    subprocess.run([sys.executable, "-c", script], env=env, check=True)
+    lines = log.read_text().split("\n")
+    gens = {line.split()[1] for line in lines if line}
+    assert "2" in gens, lines
