@@ -25,6 +25,7 @@ from app.errors import install_error_handlers
 from app.locations.endpoints import router as locations_router
 from app.openapi_links import install_openapi
 from app.print_jobs.endpoints import router as print_jobs_router
+from app.print_jobs.fast_submit import FastSubmit
 from app.realtime.server import Realtime
 from app.schemas_common import Output
 from app.sweeper import Sweeper
@@ -157,6 +158,8 @@ def create_app(
     async def healthz() -> Health:
         return Health(status="ok")
 
+    # Added first, so it runs inside the body limit: valid submissions skip the router.
+    app.add_middleware(FastSubmit)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 

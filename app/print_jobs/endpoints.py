@@ -5,16 +5,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from fastapi.responses import JSONResponse
 
 from app.api_common import AppSettings, Db
 from app.auth.dependencies import AuthFirstRoute, DeviceOnly, JobReader, PosOrManager
-from app.coordination.rate_limit import retry_after_seconds
-from app.errors import ERROR_RESPONSES, ErrorBody, RateLimited, ValidationFailed
+from app.errors import ERROR_RESPONSES, ErrorBody
 from app.models import ActorKind, JobStatus
 from app.print_jobs import hot_path, service
 from app.print_jobs.repository import JobFilter
-from app.print_jobs.schemas import JobCreate, JobOut, JobPage, JobUpdate, job_wire
+from app.print_jobs.schemas import JobCreate, JobOut, JobPage, JobUpdate
+from app.print_jobs.submission import (
+    MAX_IDEMPOTENCY_KEY_CHARS,
+    accept_submission,
+    check_idempotency_key,
+)
 from app.schemas_common import ItemList, Output
 
 router = APIRouter(
@@ -27,17 +30,6 @@ router = APIRouter(
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "already_claimed | stale_epoch | invalid_transition"}
 }
-MAX_IDEMPOTENCY_KEY_CHARS = 255
-
-
-def _check_idempotency_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS or not all(32 < ord(c) < 127 for c in key):
-        raise ValidationFailed(
-            f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
-        )
-    return key
 
 
 @router.post(
@@ -49,7 +41,6 @@ def _check_idempotency_key(key: str | None) -> str | None:
 async def submit_job(
     body: JobCreate,
     principal: PosOrManager,
-    db: Db,
     request: Request,
     idempotency_key: Annotated[
         str | None,
@@ -59,18 +50,10 @@ async def submit_job(
         ),
     ] = None,
 ) -> Response:
-    key = _check_idempotency_key(idempotency_key)
-    wait_s = await request.app.state.limiters["submit_key"].hit(str(principal.key_id))
-    if wait_s is not None:
-        raise RateLimited(
-            retry_after_seconds(wait_s), "Too many jobs from this API key; slow down."
-        )
-    job, created = await hot_path.submit(db, principal, body, key)
-    # The job's JSON was made once for its socket events (job_wire); answering with it skips
-    # validating and serialising a JobOut again on the busiest route.
-    return JSONResponse(
-        job_wire(job), status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    )
+    # Valid submissions are usually served by app.print_jobs.fast_submit before they get
+    # here; this route defines the endpoint (its schema, its errors) and serves the rest.
+    key = check_idempotency_key(idempotency_key)
+    return await accept_submission(request.app.state, principal, body, key)
 
 
 @router.get("", response_model=JobPage)

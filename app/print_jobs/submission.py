@@ -1,0 +1,46 @@
+"""What accepting a submission takes once its request is understood: the Idempotency-Key's
+form, the per-key rate limit, the write, the answer. Shared by the FastAPI route and
+``fast_submit``, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette import status
+from starlette.responses import JSONResponse
+
+from app.auth.principals import Principal
+from app.coordination.rate_limit import retry_after_seconds
+from app.errors import RateLimited, ValidationFailed
+from app.print_jobs import hot_path
+from app.print_jobs.schemas import JobCreate, job_wire
+
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS or not all(32 < ord(c) < 127 for c in key):
+        raise ValidationFailed(
+            f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
+        )
+    return key
+
+
+async def accept_submission(
+    state: Any, principal: Principal, body: JobCreate, idempotency_key: str | None
+) -> JSONResponse:
+    """``state`` is the app's (limiters, db). 201 with the new job, or 200 with the first job
+    of a repeated Idempotency-Key."""
+    wait_s = await state.limiters["submit_key"].hit(str(principal.key_id))
+    if wait_s is not None:
+        raise RateLimited(
+            retry_after_seconds(wait_s), "Too many jobs from this API key; slow down."
+        )
+    job, created = await hot_path.submit(state.db, principal, body, idempotency_key)
+    # The job's JSON was made once for its socket events (job_wire); answering with it skips
+    # validating and serialising a JobOut again on the busiest route.
+    return JSONResponse(
+        job_wire(job), status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    )
