@@ -137,6 +137,8 @@ def summarize(collapsed: Path, top: int = 15) -> dict[str, Any]:
 def entry_of(frames: list[Frame]) -> str:
     """What the server was doing: which endpoint or socket handler, or else which layer."""
     for f in frames:
+        if f.file in ("app/print_jobs/fast_submit.py", "app/print_jobs/submission.py"):
+            return "REST submit (app/print_jobs/fast_submit.py)"
         if f.file.endswith("endpoints.py") and f.file.startswith("app/"):
             return f"REST {f.func} ({f.file})"
         if f.file == "app/realtime/server.py" and f.func.startswith(("Realtime.on_", "Realtime._")):
@@ -151,6 +153,8 @@ def entry_of(frames: list[Frame]) -> str:
     files = " ".join(f.file for f in frames)
     if "greenlet" in files or frames[0].file.startswith("sqlalchemy/"):
         return "SQLAlchemy in a greenlet (caller not on this stack)"
+    if "uvicorn/protocols/http/" in files:  # an HTTP request (Engine.IO's ASGI app is on it)
+        return "HTTP plumbing (uvicorn, Starlette, FastAPI)"
     if "engineio/" in files or "socketio/" in files:
         return "Socket.IO / Engine.IO plumbing (pings, frames, emits)"
     if "uvicorn/" in files or "starlette/" in files or "fastapi/" in files:
