@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     pairing_global_rate_limit: int = Field(default=300, gt=0)
     # Job submissions per API key per minute, so one tenant's runaway till cannot starve others.
     job_submit_rate_limit: int = Field(default=3000, gt=0)
+    # Submissions one process works on at once; past it a submission is refused at once with
+    # 503 + Retry-After (overload degrades to refusals a POS retries, not to 10 s waits).
+    max_submissions_in_flight: int = Field(default=64, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     job_default_expires_in_s: int = Field(default=900, gt=0)
     # How long a process trusts a secret it looked up without asking the database again.

@@ -108,6 +108,13 @@ class ServiceUnavailable(AppError):
     default_message = "The database is unavailable; retry shortly."
 
 
+class Overloaded(ServiceUnavailable):
+    default_message = "The server is busy; retry shortly."
+
+    def __init__(self, retry_after_s: int = 1, message: str | None = None):
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str

@@ -26,6 +26,7 @@ from app.locations.endpoints import router as locations_router
 from app.openapi_links import install_openapi
 from app.print_jobs.endpoints import router as print_jobs_router
 from app.print_jobs.fast_submit import FastSubmit
+from app.print_jobs.submission import Admission
 from app.realtime.server import Realtime
 from app.schemas_common import Output
 from app.sweeper import Sweeper
@@ -149,6 +150,7 @@ def create_app(
     app.state.realtime = realtime
     app.state.principal_cache = realtime.principal_cache
     app.state.limiters = _limiters(settings, None)
+    app.state.admission = Admission(settings.max_submissions_in_flight)
     install_error_handlers(app)
     install_openapi(app)
     for router in (tenants_router, locations_router, devices_router, print_jobs_router):

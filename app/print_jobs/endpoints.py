@@ -36,7 +36,13 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=JobOut,
-    responses={200: {"model": JobOut, "description": "a retry with the same Idempotency-Key"}},
+    responses={
+        200: {"model": JobOut, "description": "a retry with the same Idempotency-Key"},
+        503: {
+            "model": ErrorBody,
+            "description": "service_unavailable: busy (retry after Retry-After) or database down",
+        },
+    },
 )
 async def submit_job(
     body: JobCreate,

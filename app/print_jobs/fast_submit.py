@@ -50,19 +50,20 @@ class FastSubmit:
         ):
             await self.app(scope, receive, send)
             return
-        accepted = await self._accept(scope, receive)
-        if accepted is None:  # the request is gone (the body-size limit answers it)
-            return
-        body, submission = accepted
-        if submission is None:
-            await self.app(scope, _replay(body, receive), send)
-            return
-        state = scope["app"].state
-        principal, job, key = submission
         try:
-            response = await accept_submission(state, principal, job, key)
-        except Exception as exc:
+            accepted = await self._accept(scope, receive)
+            if accepted is None:  # the request is gone (the body-size limit answers it)
+                return
+            body, submission = accepted
+            if submission is not None:
+                principal, job, key = submission
+                response = await accept_submission(scope["app"].state, principal, job, key)
+        except Exception as exc:  # the database away while authenticating or storing, ...
             response = await _handled(scope, exc)
+        else:
+            if submission is None:
+                await self.app(scope, _replay(body, receive), send)
+                return
         await response(scope, receive, send)
 
     async def _accept(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.print_jobs import endpoints
+from app.print_jobs import endpoints, fast_submit
 from tests.world import DOCUMENT, Tenant, World, assert_error, bearer
 
 SUBMIT_LIMIT = 4
@@ -142,3 +142,19 @@ async def test_a_body_sent_in_chunks_is_read_whole(world: World, tenant: Tenant)
     r = await world.client.post("/v1/print-jobs", content=chunks(), headers=headers)
     assert r.status_code == 201, r.text
     assert r.json()["document"]["blocks"][1] == DOCUMENT["blocks"][1]
+
+
+async def test_the_database_away_while_authenticating_is_a_503_not_an_exception(
+    world: World, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key not yet in the cache is looked up; with the database down that is the app's
+    503 (before, the error escaped the app, and the server closed the client's connection)."""
+    location = await tenant.location()
+
+    async def database_down(*_: Any) -> Any:
+        raise ConnectionRefusedError("database down")
+
+    monkeypatch.setattr(fast_submit, "authenticate", database_down)
+    r = await _post(world, tenant.pos, {"location_id": location, "document": DOCUMENT})
+    assert_error(r, 503, "service_unavailable")
+    assert r.headers["Retry-After"] == "1"
