@@ -8,12 +8,12 @@ about it is in order: a ``Bearer`` credential of a POS or manager key, no query 
 ``application/json`` body that validates as ``JobCreate``, a well-formed Idempotency-Key if
 any. It then does what the endpoint does, with the same functions (``accept_submission``).
 
-Anything else (a missing or wrong credential, a body that does not validate, another content
-type) is passed on untouched, body included, to the FastAPI route, which says what is wrong
-exactly as before: the route stays the one definition of the endpoint's errors and of its
-OpenAPI entry. Errors that arise after the request was accepted here (rate limit, a revoked
-key, an unknown location, the database away) are answered here, by the app's own exception
-handlers, because passing on would count the request twice.
+Anything else (a missing credential or another kind's, a body that does not validate, another
+content type) is passed on untouched, body included, to the FastAPI route, which says what is
+wrong exactly as before: the route stays the one definition of the endpoint's errors and of
+its OpenAPI entry. Errors raised by the functions both share (an unknown or revoked secret, the
+rate limit, an unknown location, the database away) are answered here by the app's own
+exception handlers, as the route's would be: passing them on would do the work twice.
 """
 
 from __future__ import annotations
@@ -91,12 +91,14 @@ class FastSubmit:
         if scheme.lower() != "bearer" or not secret:
             return body, None
         state = scope["app"].state
+        # An unknown or revoked secret is answered here (401, as the route would), so a
+        # guesser does not cost two lookups.
+        principal = await authenticate(
+            state.db, secret, state.settings.admin_token, state.principal_cache
+        )
+        if principal.kind not in SUBMITTERS:
+            return body, None
         try:
-            principal = await authenticate(
-                state.db, secret, state.settings.admin_token, state.principal_cache
-            )
-            if principal.kind not in SUBMITTERS:
-                return body, None
             key = check_idempotency_key(idempotency_key)
             job = JobCreate.model_validate(json.loads(body))
         except (AppError, ValidationError, ValueError, RecursionError):  # ValueError: JSON

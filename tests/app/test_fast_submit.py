@@ -158,3 +158,23 @@ async def test_the_database_away_while_authenticating_is_a_503_not_an_exception(
     r = await _post(world, tenant.pos, {"location_id": location, "document": DOCUMENT})
     assert_error(r, 503, "service_unavailable")
     assert r.headers["Retry-After"] == "1"
+
+
+async def test_an_unknown_secret_costs_one_lookup(
+    world: World, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.auth import service as auth_service
+
+    location = await tenant.location()
+    lookups = 0
+    look_up = auth_service._look_up
+
+    async def counting(*args: Any) -> Any:
+        nonlocal lookups
+        lookups += 1
+        return await look_up(*args)
+
+    monkeypatch.setattr(auth_service, "_look_up", counting)
+    body = {"location_id": location, "document": DOCUMENT}
+    assert_error(await _post(world, bearer("prk_guess"), body), 401, "unauthorized")
+    assert lookups == 1
