@@ -27,6 +27,7 @@ from app.openapi_links import install_openapi
 from app.print_jobs.endpoints import router as print_jobs_router
 from app.print_jobs.fast_submit import FastSubmit
 from app.print_jobs.submission import Admission
+from app.realtime.rooms_manager import PeerWatch, SharedRoomsManager
 from app.realtime.server import Realtime
 from app.schemas_common import Output
 from app.sweeper import Sweeper
@@ -45,7 +46,7 @@ def _socket_server(settings: Settings) -> socketio.AsyncServer:
     manager = None
     if settings.redis_url:
         # Rooms and emits shared by every server process.
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel=SOCKETIO_CHANNEL)
+        manager = SharedRoomsManager(settings.redis_url, channel=SOCKETIO_CHANNEL)
     return socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
@@ -117,6 +118,10 @@ def create_app(
             app.state.limiters = _limiters(settings, redis)
         watchers = RedisWatchRegistry(redis) if redis is not None else InMemoryWatchRegistry()
         await realtime.start(db, locks, bus, watchers)
+        peers = None
+        if isinstance(bus, RedisBus) and isinstance(sio.manager, SharedRoomsManager):
+            peers = PeerWatch(redis, bus, sio.manager)
+            await peers.start()
         sweeper_task = None
         if run_sweeper:
             sweeper = Sweeper(db, settings.sweep_interval_s, settings.owner_lock_ttl_s)
@@ -130,6 +135,8 @@ def create_app(
                 sweeper_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper_task
+            if peers is not None:
+                await peers.stop()
             await realtime.stop()
             await bus.close()
             await locks.close()

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
+# Every server process subscribes to it for its whole life: its subscriber count is also the
+# number of live server processes (app.realtime.rooms_manager reads it).
 CONTROL_CHANNEL = "printrelay:control"
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -47,6 +49,7 @@ class RedisBus:
         self._channel = channel
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self.listening = False  # subscribed right now (False while resubscribing)
 
     async def start(self, handler: Handler) -> None:
         self._task = asyncio.create_task(self._listen(handler), name="control-bus")
@@ -63,6 +66,7 @@ class RedisBus:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
                     self._subscribed.set()
+                    self.listening = True
                     async for raw in pubsub.listen():
                         if raw.get("type") != "message":
                             continue
@@ -71,8 +75,10 @@ class RedisBus:
                         except Exception:
                             log.exception("control message failed")
             except asyncio.CancelledError:
+                self.listening = False
                 raise
             except Exception as exc:  # Redis restarted: resubscribe
+                self.listening = False
                 log.warning("control bus lost Redis (%s); resubscribing", type(exc).__name__)
                 await asyncio.sleep(self.RECONNECT_DELAY_S)
 

@@ -1,0 +1,111 @@
+"""python-socketio's Redis manager, without the round trip when no other process listens.
+
+With Redis, every emit is delivered to this process's sockets at once and also published, so
+that the sockets of other server processes get it too; every process, this one included, then
+reads the message back. A process that is the only one running pays a publish and a read for
+nothing on every emit (``print_job.new`` for each job, ``print_job.updated`` for watched ones).
+
+``PeerWatch`` counts the live server processes every ``CHECK_EVERY_S``: each one subscribes to
+the control channel for its whole life, so that channel's subscriber count is the number of
+processes. After a count that found only this process, emits skip the publish for
+``ALONE_VALID_S``. A process that starts while another runs waits ``JOIN_WAIT_S`` (longer than
+that validity) after subscribing before it serves anyone, so by the time a socket can join a
+room on it, every other process has stopped skipping. When anything is in doubt (the count
+failed, the control subscription is down, the loop was too busy to count on time), emits are
+published as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import socketio
+
+from app.coordination.bus import CONTROL_CHANNEL, RedisBus
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_S = 0.2
+ALONE_VALID_S = 0.4  # after the count was asked
+JOIN_WAIT_S = 0.8  # > ALONE_VALID_S, with room for a busy event loop
+SUBSCRIBE_WAIT_S = 5.0
+
+
+class SharedRoomsManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    def __init__(self, url: str, channel: str) -> None:
+        super().__init__(url, channel=channel)
+        self.alone_until = 0.0  # time.monotonic(); before it, emits are not published
+
+    async def _publish(self, data: dict[str, Any]) -> Any:
+        if data.get("method") == "emit" and time.monotonic() < self.alone_until:
+            return None  # delivered locally already; nobody else listens
+        return await super()._publish(data)
+
+    def start_listening(self) -> None:
+        """Subscribe now rather than at the first connection, as python-socketio would: a
+        socket must not join a room before this process hears other processes' emits."""
+        server = self.server
+        if not server.manager_initialized:
+            server.manager_initialized = True
+            self.initialize()
+
+    async def wait_subscribed(self) -> None:
+        deadline = time.monotonic() + SUBSCRIBE_WAIT_S
+        while time.monotonic() < deadline:
+            pubsub = self.pubsub
+            if pubsub is not None and pubsub.channels:
+                return
+            await asyncio.sleep(0.01)
+        log.warning("the Socket.IO channel was not subscribed within %s s", SUBSCRIBE_WAIT_S)
+
+
+class PeerWatch:
+    """Keeps ``manager.alone_until`` current from the number of live server processes."""
+
+    def __init__(self, redis: Any, bus: RedisBus, manager: SharedRoomsManager) -> None:
+        self.redis = redis
+        self.bus = bus
+        self.manager = manager
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Call once this process's control subscription is up, before serving."""
+        self.manager.start_listening()
+        await self.manager.wait_subscribed()
+        if await self._others() != 0:
+            # Others may be skipping their publishes, counted before this process existed.
+            await asyncio.sleep(JOIN_WAIT_S)
+        self._task = asyncio.create_task(self._run(), name="peer-watch")
+
+    async def stop(self) -> None:
+        self.manager.alone_until = 0.0
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _others(self) -> int | None:
+        """Server processes besides this one; None when unknown."""
+        if not self.bus.listening:
+            return None
+        try:
+            counts = await self.redis.pubsub_numsub(CONTROL_CHANNEL)
+        except Exception as exc:
+            log.warning("counting server processes failed: %s", type(exc).__name__)
+            return None
+        listeners = int(counts[0][1]) if counts else 0
+        return listeners - 1
+
+    async def _run(self) -> None:
+        while True:
+            asked_at = time.monotonic()
+            others = await self._others()
+            if others == 0 and self.bus.listening:
+                self.manager.alone_until = asked_at + ALONE_VALID_S
+            else:
+                self.manager.alone_until = 0.0
+            await asyncio.sleep(CHECK_EVERY_S)
