@@ -123,3 +123,41 @@ async def test_redis_limiter_falls_back_to_per_process_limits_when_redis_is_down
         assert await limiter.hit("k") is not None  # but still limited, in this process
     finally:
         await dead.aclose()
+
+
+@pytest.mark.postgres
+async def test_redis_limiter_reserves_in_batches_and_never_admits_past_the_limit() -> None:
+    """A limit of 1,000: each process reserves 10 hits per round trip; together two processes
+    admit at most the limit, and lose at most a batch each to reservations left unspent."""
+    databases.require_service("Redis", redis_reachable())
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(databases.REDIS_URL)
+    try:
+        prefix = f"test:{uuid.uuid4()}"
+        # An hour-long window, so the run does not straddle two of them.
+        one = RedisRateLimiter(redis, limit=1000, window_s=3600, prefix=prefix)
+        two = RedisRateLimiter(redis, limit=1000, window_s=3600, prefix=prefix)
+        assert one.batch == two.batch == 10
+        calls = 0
+        reserve = one._reserve
+
+        async def counting(**kwargs: object) -> object:
+            nonlocal calls
+            calls += 1
+            return await reserve(**kwargs)
+
+        one._reserve = counting  # type: ignore[method-assign]
+        admitted = [0, 0]
+        for i in range(1100):
+            side = 0 if i % 3 else 1  # uneven: one takes two hits in three
+            if await (one, two)[side].hit("k") is None:
+                admitted[side] += 1
+        assert 1000 - 2 * 9 <= sum(admitted) <= 1000, admitted
+        assert calls <= admitted[0] // 10 + 2  # about one round trip per ten hits
+        wait = await one.hit("k")
+        assert wait is not None and 0 < wait <= 3600
+        (key,) = await redis.keys(f"{prefix}:*")
+        assert int(await redis.get(key)) >= 1000
+    finally:
+        await redis.aclose()
