@@ -13,6 +13,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 
+from app import json_codec
 from app.body_limit import BodySizeLimit
 from app.config import Settings
 from app.coordination.bus import ControlBus, InMemoryBus, RedisBus
@@ -50,6 +51,7 @@ def _socket_server(settings: Settings) -> socketio.AsyncServer:
     return socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
+        json=json_codec,
         cors_allowed_origins=settings.socket_origins(),
         ping_interval=settings.socket_ping_interval_s,
         ping_timeout=settings.socket_ping_timeout_s,

@@ -9,7 +9,6 @@ socket never announces data another reader could not yet see (or that was rolled
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -24,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from app import json_codec
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,12 @@ class _NoResetConnection(asyncpg.Connection):  # type: ignore[misc]
 async def _init_hot_connection(conn: asyncpg.Connection) -> None:
     # JSONB in and out as Python objects, as SQLAlchemy's JSONB type does.
     await conn.set_type_codec(
-        "jsonb", encoder=_json_dumps, decoder=json.loads, schema="pg_catalog", format="text"
+        "jsonb",
+        encoder=json_codec.dumps,
+        decoder=json_codec.loads,
+        schema="pg_catalog",
+        format="text",
     )
-
-
-def _json_dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 class Database:

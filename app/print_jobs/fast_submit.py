@@ -18,13 +18,13 @@ exception handlers, as the route's would be: passing them on would do the work t
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import json_codec
 from app.auth.principals import PrincipalKind
 from app.auth.service import authenticate
 from app.errors import AppError
@@ -100,7 +100,7 @@ class FastSubmit:
             return body, None
         try:
             key = check_idempotency_key(idempotency_key)
-            job = JobCreate.model_validate(json.loads(body))
+            job = JobCreate.model_validate(json_codec.loads(body))
         except (AppError, ValidationError, ValueError, RecursionError):  # ValueError: JSON
             return body, None
         return body, (principal, job, key)

@@ -9,11 +9,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from starlette import status
-from starlette.responses import JSONResponse
 
 from app.auth.principals import Principal
 from app.coordination.rate_limit import retry_after_seconds
 from app.errors import Overloaded, RateLimited, ValidationFailed
+from app.json_codec import FastJSONResponse
 from app.print_jobs import hot_path
 from app.print_jobs.schemas import JobCreate, job_wire
 
@@ -56,7 +56,7 @@ def check_idempotency_key(key: str | None) -> str | None:
 
 async def accept_submission(
     state: Any, principal: Principal, body: JobCreate, idempotency_key: str | None
-) -> JSONResponse:
+) -> FastJSONResponse:
     """``state`` is the app's (admission, limiters, db). 201 with the new job, or 200 with the
     first job of a repeated Idempotency-Key."""
     with state.admission.admit():
@@ -68,6 +68,6 @@ async def accept_submission(
         job, created = await hot_path.submit(state.db, principal, body, idempotency_key)
     # The job's JSON was made once for its socket events (job_wire); answering with it skips
     # validating and serialising a JobOut again on the busiest route.
-    return JSONResponse(
+    return FastJSONResponse(
         job_wire(job), status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK
     )
