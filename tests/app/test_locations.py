@@ -257,3 +257,25 @@ async def test_malformed_location_id_is_422(world: World, location_id: str) -> N
     assert_error(r, 422, "validation_error")
     r = await world.client.post(path, json={"name": "x"}, headers=tenant.manager)
     assert_error(r, 422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"),
+    [
+        ("\u0085", True),  # whitespace to Python, not to the schema's \S (ECMA-262)
+        ("\x1c", True),
+        ("\ufeff", False),  # whitespace to the schema, not to Python's str.strip()
+        ("\u00a0\u3000 ", False),
+        ("  Terraza  ", True),
+    ],
+)
+async def test_a_name_is_blank_exactly_when_the_schema_says_so(
+    world: World, name: str, accepted: bool
+) -> None:
+    tenant = await world.tenant()
+    r = await world.client.post("/v1/locations", json={"name": name}, headers=tenant.manager)
+    if accepted:
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == name.strip(" ")
+    else:
+        assert_error(r, 422, "validation_error")
