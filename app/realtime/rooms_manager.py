@@ -71,6 +71,7 @@ class PeerWatch:
         self.bus = bus
         self.manager = manager
         self._task: asyncio.Task[None] | None = None
+        self._counting_failed = False  # logged once per outage, not five times a second
 
     async def start(self) -> None:
         """Call once this process's control subscription is up, before serving."""
@@ -95,17 +96,27 @@ class PeerWatch:
         try:
             counts = await self.redis.pubsub_numsub(CONTROL_CHANNEL)
         except Exception as exc:
-            log.warning("counting server processes failed: %s", type(exc).__name__)
+            if not self._counting_failed:
+                log.warning(
+                    "counting server processes failed (%s); publishing every emit until it "
+                    "works again",
+                    type(exc).__name__,
+                )
+            self._counting_failed = True
             return None
+        self._counting_failed = False
         listeners = int(counts[0][1]) if counts else 0
         return listeners - 1
 
+    async def count_once(self) -> None:
+        asked_at = time.monotonic()
+        others = await self._others()
+        if others == 0 and self.bus.listening:
+            self.manager.alone_until = asked_at + ALONE_VALID_S
+        else:
+            self.manager.alone_until = 0.0
+
     async def _run(self) -> None:
         while True:
-            asked_at = time.monotonic()
-            others = await self._others()
-            if others == 0 and self.bus.listening:
-                self.manager.alone_until = asked_at + ALONE_VALID_S
-            else:
-                self.manager.alone_until = 0.0
+            await self.count_once()
             await asyncio.sleep(CHECK_EVERY_S)
