@@ -11,8 +11,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_FILE = "printrelay.db"
 MIN_ADMIN_TOKEN_CHARS = 32
-SUBMISSIONS_IN_FLIGHT = 64  # per process, PostgreSQL
-SQLITE_SUBMISSIONS_IN_FLIGHT = 16
 # Values that people paste from examples; refused outside development.
 PLACEHOLDER_ADMIN_TOKENS = frozenset({"changeme", "change-me", "admin", "secret", "password"})
 
@@ -62,9 +60,7 @@ class Settings(BaseSettings):
     job_submit_rate_limit: int = Field(default=3000, gt=0)
     # Submissions one process works on at once; past it a submission is refused at once with
     # 503 + Retry-After (overload degrades to refusals a POS retries, not to 10 s waits).
-    # Unset: 64 on PostgreSQL, 16 on SQLite (one connection, about 50 jobs/s: 16 waiting
-    # submissions are a third of a second of queue, 64 were over a second).
-    max_submissions_in_flight: int | None = Field(default=None, gt=0)
+    max_submissions_in_flight: int = Field(default=64, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     job_default_expires_in_s: int = Field(default=900, gt=0)
     # How long a process trusts a secret it looked up without asking the database again.
@@ -107,12 +103,6 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.async_database_url.startswith("sqlite")
-
-    @property
-    def submissions_in_flight_limit(self) -> int:
-        if self.max_submissions_in_flight is not None:
-            return self.max_submissions_in_flight
-        return SQLITE_SUBMISSIONS_IN_FLIGHT if self.is_sqlite else SUBMISSIONS_IN_FLIGHT
 
     def check_startable(self) -> None:
         """Refuse to start a non-development server without a real admin token."""

@@ -159,7 +159,7 @@ def create_app(
     app.state.realtime = realtime
     app.state.principal_cache = realtime.principal_cache
     app.state.limiters = _limiters(settings, None)
-    app.state.admission = Admission(settings.submissions_in_flight_limit)
+    app.state.admission = Admission(settings.max_submissions_in_flight)
     install_error_handlers(app)
     install_openapi(app)
     for router in (tenants_router, locations_router, devices_router, print_jobs_router):

@@ -64,10 +64,3 @@ async def test_a_submission_past_the_bound_is_refused_and_changes_nothing(
         "/v1/print-jobs", params={"location_id": location}, headers=tenant.manager
     )
     assert len(r.json()["items"]) == LIMIT + 1
-
-
-def test_the_bound_defaults_by_backend_and_can_be_set() -> None:
-    sqlite = Settings(database_url="sqlite:////tmp/x.db")
-    postgres = Settings(database_url="postgresql://root@127.0.0.1/test")
-    assert (sqlite.submissions_in_flight_limit, postgres.submissions_in_flight_limit) == (16, 64)
-    assert Settings(max_submissions_in_flight=3).submissions_in_flight_limit == 3
