@@ -69,7 +69,11 @@ class RateLimited(AppError):
     default_message = "Too many requests; retry later."
 
     def __init__(self, retry_after_s: int, message: str | None = None):
-        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
+        super().__init__(message, headers=retry_after(retry_after_s))
+
+
+def retry_after(seconds: int) -> dict[str, str]:
+    return {"Retry-After": str(max(1, seconds))}
 
 
 class AlreadyClaimed(AppError):
@@ -112,7 +116,7 @@ class Overloaded(ServiceUnavailable):
     default_message = "The server is busy; retry shortly."
 
     def __init__(self, retry_after_s: int = 1, message: str | None = None):
-        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
+        super().__init__(message, headers=retry_after(retry_after_s))
 
 
 class ErrorDetail(BaseModel):
@@ -224,7 +228,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_database_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc).__name__)
         err = ServiceUnavailable()
-        return error_response(err.status_code, err.code, err.message, {"Retry-After": "1"})
+        return error_response(err.status_code, err.code, err.message, retry_after(1))
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)

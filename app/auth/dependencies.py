@@ -19,13 +19,23 @@ _bearer = HTTPBearer(
 )
 
 
-async def _authenticate_request(request: Request) -> Principal:
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+def bearer_secret(authorization: str | None) -> str | None:
+    """The secret of an ``Authorization: Bearer <secret>`` header; None for anything else."""
+    scheme, _, secret = (authorization or "").partition(" ")
     secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret:
-        raise Unauthorized("Send 'Authorization: Bearer <secret>'.")
-    state = request.app.state
+    return secret if scheme.lower() == "bearer" and secret else None
+
+
+async def authenticate_secret(state: Any, secret: str) -> Principal:
+    """``secret`` against the app's ``state`` (database, admin token, principal cache)."""
     return await authenticate(state.db, secret, state.settings.admin_token, state.principal_cache)
+
+
+async def _authenticate_request(request: Request) -> Principal:
+    secret = bearer_secret(request.headers.get("Authorization"))
+    if secret is None:
+        raise Unauthorized("Send 'Authorization: Bearer <secret>'.")
+    return await authenticate_secret(request.app.state, secret)
 
 
 async def current_principal(
@@ -116,7 +126,9 @@ class AuthFirstRoute(APIRoute):
 
 Admin = Annotated[Principal, Depends(allow(PrincipalKind.ADMIN))]
 Manager = Annotated[Principal, Depends(allow(PrincipalKind.MANAGER))]
-PosOrManager = Annotated[Principal, Depends(allow(PrincipalKind.MANAGER, PrincipalKind.POS))]
+# Who may submit, cancel and reprint jobs (also read by app.print_jobs.fast_submit).
+POS_OR_MANAGER = frozenset({PrincipalKind.MANAGER, PrincipalKind.POS})
+PosOrManager = Annotated[Principal, Depends(allow(*POS_OR_MANAGER))]
 DeviceOnly = Annotated[Principal, Depends(allow(PrincipalKind.DEVICE))]
 JobReader = Annotated[
     Principal, Depends(allow(PrincipalKind.MANAGER, PrincipalKind.POS, PrincipalKind.DEVICE))

@@ -25,15 +25,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import json_codec
-from app.auth.principals import PrincipalKind
-from app.auth.service import authenticate
+from app.auth.dependencies import POS_OR_MANAGER, authenticate_secret, bearer_secret
 from app.errors import AppError
 from app.print_jobs.schemas import JobCreate
 from app.print_jobs.submission import accept_submission, check_idempotency_key
 
 PATH = "/v1/print-jobs"
 JSON = "application/json"
-SUBMITTERS = frozenset({PrincipalKind.MANAGER, PrincipalKind.POS})
 
 
 class FastSubmit:
@@ -86,17 +84,13 @@ class FastSubmit:
         # other JSON types (application/*+json) are left to it.
         if content_type is None or content_type.split(";")[0].strip().lower() != JSON:
             return body, None
-        scheme, _, secret = (authorization or "").partition(" ")
-        secret = secret.strip()
-        if scheme.lower() != "bearer" or not secret:
+        secret = bearer_secret(authorization)
+        if secret is None:
             return body, None
-        state = scope["app"].state
         # An unknown or revoked secret is answered here (401, as the route would), so a
         # guesser does not cost two lookups.
-        principal = await authenticate(
-            state.db, secret, state.settings.admin_token, state.principal_cache
-        )
-        if principal.kind not in SUBMITTERS:
+        principal = await authenticate_secret(scope["app"].state, secret)
+        if principal.kind not in POS_OR_MANAGER:
             return body, None
         try:
             key = check_idempotency_key(idempotency_key)

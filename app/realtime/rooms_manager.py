@@ -111,6 +111,7 @@ class PeerWatch:
     async def count_once(self) -> None:
         asked_at = time.monotonic()
         others = await self._others()
+        # Checked again: the control subscription may have dropped during the count.
         if others == 0 and self.bus.listening:
             self.manager.alone_until = asked_at + ALONE_VALID_S
         else:

@@ -154,7 +154,7 @@ async def test_the_database_away_while_authenticating_is_a_503_not_an_exception(
     async def database_down(*_: Any) -> Any:
         raise ConnectionRefusedError("database down")
 
-    monkeypatch.setattr(fast_submit, "authenticate", database_down)
+    monkeypatch.setattr(fast_submit, "authenticate_secret", database_down)
     r = await _post(world, tenant.pos, {"location_id": location, "document": DOCUMENT})
     assert_error(r, 503, "service_unavailable")
     assert r.headers["Retry-After"] == "1"
