@@ -13,7 +13,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,7 +25,17 @@ from app.models.enums import JobStatus
 class PrintJob(Base):
     __tablename__ = "print_jobs"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "idempotency_key", name="uq_print_jobs_tenant_idempotency"),
+        # One job per tenant and Idempotency-Key. Partial: most jobs carry no key, and with an
+        # entry (tenant, NULL) for each of them the index was one that any statement naming a
+        # tenant's job could be planned to scan, every job of the tenant (migration 0002).
+        Index(
+            "uq_print_jobs_tenant_idempotency",
+            "tenant_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
         # Listing and backlog: a location's jobs by status, oldest first.
         Index("ix_print_jobs_scope", "tenant_id", "location_id", "status", "created_at"),
         # The sweeper's two scans.

@@ -65,7 +65,7 @@ WITH checks AS (
     SELECT $5, $2, $3, $4, 'pending', $6::jsonb, $7, $8, $9, NULL, NULL, NULL, NULL, $10, $11,
            $12, $12, $13, NULL
     FROM checks WHERE key_active AND location_found AND station_found
-    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, tenant_id
 ), event AS (
     INSERT INTO job_events ({_EVENT_COLUMNS})

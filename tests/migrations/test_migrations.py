@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect
@@ -69,3 +70,72 @@ async def _drop_index(url: str) -> None:
             await conn.execute(text("DROP INDEX ix_print_jobs_scope"))
     finally:
         await engine.dispose()
+
+
+def _job(tenant: object, location: object, key: str | None, now: object) -> Any:
+    import uuid
+
+    return Base.metadata.tables["print_jobs"].insert().values(
+        id=uuid.uuid4(), tenant_id=tenant, location_id=location, status="pending", copies=1,
+        drawer_pulse=False, idempotency_key=key, created_at=now, updated_at=now, expires_at=now,
+    )  # fmt: skip
+
+
+async def _upgrade_keeps_jobs_and_keys_unique(url: str) -> str:
+    """Jobs written under 0001 survive 0002; keys stay unique per tenant, NULL keys repeat.
+    Returns the unique index's definition as the database reports it."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    t, loc, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.begin() as conn:
+            tables = Base.metadata.tables
+            await conn.execute(tables["tenants"].insert().values(id=t, name="T", created_at=now))
+            await conn.execute(
+                tables["locations"].insert().values(id=loc, tenant_id=t, name="L", created_at=now)
+            )
+            for key in ("k1", None, None):
+                await conn.execute(_job(t, loc, key, now))
+        await asyncio.to_thread(migrate.upgrade, url, "0002")
+        async with engine.begin() as conn:
+            count = (await conn.execute(text("SELECT count(*) FROM print_jobs"))).scalar()
+            assert count == 3
+            await conn.execute(_job(t, loc, None, now))  # no key: any number of them
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(_job(t, loc, "k1", now))
+        async with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                sql = "SELECT sql FROM sqlite_master WHERE name = :name"
+            else:
+                sql = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+            name = {"name": "uq_print_jobs_tenant_idempotency"}
+            return str((await conn.execute(text(sql), name)).scalar())
+    finally:
+        await engine.dispose()
+
+
+def _partial_idempotency_index(url: str) -> None:
+    migrate.upgrade(url, "0001")
+    definition = asyncio.run(_upgrade_keeps_jobs_and_keys_unique(url))
+    # Jobs without a key are not in the index (see migration 0002 for why that matters).
+    assert "WHERE" in definition and "idempotency_key IS NOT NULL" in definition, definition
+
+
+def test_sqlite_idempotency_index_is_partial(tmp_path: Path) -> None:
+    _partial_idempotency_index(f"sqlite:///{tmp_path / 'p.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_idempotency_index_is_partial() -> None:
+    databases.require_service("PostgreSQL", databases.postgres_reachable())
+    url = databases.create_postgres_database()
+    try:
+        _partial_idempotency_index(url)
+    finally:
+        databases.drop_postgres_database(url)
