@@ -90,16 +90,50 @@ class RawOut(Output):
 _WIRE_CACHE = "_printrelay_wire"
 
 
+def _wire_time(at: datetime) -> str:
+    """A datetime as pydantic writes it in JSON: ISO 8601, a zero UTC offset as ``Z``."""
+    text = at.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _wire_id(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def job_wire(job: PrintJob) -> dict[str, Any]:
-    """The job as the socket events and acks carry it (``JobOut`` as JSON). A status change
-    serialises its job once for the watchers' event and the bridge's ack; the memo is keyed by
-    the row's version (status and update time), so a changed row is serialised again."""
+    """The job as the socket events, the acks and a submission's answer carry it: exactly
+    ``JobOut.of(job).model_dump(mode="json")`` (tests/unit/test_job_wire.py holds the two
+    equal), built directly because it is made for every status change of every job and
+    validating and dumping a model cost more than the rest of the work on it. The document is
+    shared, not copied: it is JSON already (stored as ``Document.model_dump(mode="json")``)
+    and nothing changes a wire dict once made.
+
+    A status change serialises its job once for the watchers' event and the bridge's ack;
+    the memo is keyed by the row's version (status and update time), so a changed row is
+    serialised again."""
     version = (job.status, job.updated_at)
     memo = job.__dict__.get(_WIRE_CACHE)
     if memo is not None and memo[0] == version:
         wire: dict[str, Any] = memo[1]
         return wire
-    wire = JobOut.of(job).model_dump(mode="json")
+    raw = job.raw_data
+    wire = {
+        "id": str(job.id),
+        "location_id": str(job.location_id),
+        "station_id": _wire_id(job.station_id),
+        "status": job.status.value,
+        "document": job.document,
+        "raw": None if raw is None else {"encoding": "base64", "data": raw},
+        "copies": job.copies,
+        "drawer_pulse": job.drawer_pulse,
+        "claimed_by": _wire_id(job.claimed_by),
+        "epoch": job.epoch,
+        "reprint_of": _wire_id(job.reprint_of),
+        "error": job.error,
+        "created_at": _wire_time(job.created_at),
+        "updated_at": _wire_time(job.updated_at),
+        "expires_at": _wire_time(job.expires_at),
+    }
     job.__dict__[_WIRE_CACHE] = (version, wire)
     return wire
 
