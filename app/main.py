@@ -28,6 +28,7 @@ from app.openapi_links import install_openapi
 from app.print_jobs.endpoints import router as print_jobs_router
 from app.print_jobs.fast_submit import FastSubmit
 from app.print_jobs.submission import Admission
+from app.realtime import packets
 from app.realtime.rooms_manager import PeerWatch, SharedRoomsManager
 from app.realtime.server import Realtime
 from app.schemas_common import Output
@@ -51,6 +52,7 @@ def _socket_server(settings: Settings) -> socketio.AsyncServer:
     return socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
+        serializer=packets.Packet,
         json=json_codec,
         cors_allowed_origins=settings.socket_origins(),
         ping_interval=settings.socket_ping_interval_s,
