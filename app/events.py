@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from app.models import PrintJob
+from app.print_jobs.records import JobView
 
 
 @dataclass(frozen=True, slots=True)
 class JobChanged:
-    job: PrintJob
+    job: JobView
     created: bool = False  # a new pending job (submit or reprint): route it to bridges
     # For a new station job: whether its station had an online bridge when it was submitted
     # (decided in the submit's transaction); None: the publisher looks it up.

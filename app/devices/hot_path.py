@@ -21,10 +21,11 @@ from app.db import Database, utcnow
 from app.devices import repository
 from app.devices import service as devices
 from app.events import DeviceStatusChanged
-from app.models import Device, JobStatus, PrintJob
+from app.models import Device, JobStatus
 from app.print_jobs import hot_path as jobs_hot_path
 from app.print_jobs import repository as jobs_repository
 from app.print_jobs import service as jobs
+from app.print_jobs.records import JobView
 from app.print_jobs.repository import JobFilter
 
 
@@ -121,7 +122,7 @@ async def take_ownership(
 
 async def backlog_page(
     db: Database, principal: Principal, cursor: str | None, limit: int
-) -> tuple[Sequence[PrintJob], str | None]:
+) -> tuple[Sequence[JobView], str | None]:
     """One page of the pending jobs the device may claim, oldest first, and the next cursor."""
     if db.hot_pool is None:
         async with db.transaction() as tx:

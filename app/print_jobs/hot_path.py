@@ -28,8 +28,9 @@ from app.auth.principals import DeviceScope, Principal
 from app.db import Database, utcnow
 from app.errors import AlreadyClaimed, NotFound, StaleEpoch, Unauthorized
 from app.events import JobChanged
-from app.models import JobStatus, PrintJob
+from app.models import JobStatus
 from app.print_jobs import service
+from app.print_jobs.records import JobRecord, JobView
 from app.print_jobs.schemas import JobCreate, JobUpdate
 from app.print_jobs.states import sources_of
 
@@ -136,22 +137,22 @@ SELECT * FROM job
 assert sources_of(JobStatus.PRINTED) == sources_of(JobStatus.FAILED) == {JobStatus.SENT}
 
 
-def job_of(row: Any) -> PrintJob:
+def job_of(row: Any) -> JobRecord:
     values = dict(row)
     values["status"] = JobStatus(values["status"])
-    return PrintJob(**values)
+    return JobRecord(**values)
 
 
 async def submit(
     db: Database, principal: Principal, body: JobCreate, idempotency_key: str | None
-) -> tuple[PrintJob, bool]:
+) -> tuple[JobView, bool]:
     """Create a job (True), or with a known Idempotency-Key return the first one (False)."""
     pool = db.hot_pool
     if pool is None:
         async with db.transaction() as tx:
             return await service.submit(tx, principal, body, idempotency_key)
     fingerprint = service.request_fingerprint(body) if idempotency_key is not None else b""
-    job = service.new_job(principal, body, idempotency_key, fingerprint)
+    job = JobRecord(**service.new_job_columns(principal, body, idempotency_key, fingerprint))
     actor_kind, _ = principal.actor
     row = await pool.fetchrow(
         SUBMIT_SQL,
@@ -224,7 +225,7 @@ async def _refuse_at_once(
 
 async def update_from_device(
     db: Database, principal: Principal, job_id: uuid.UUID, body: JobUpdate, lease_s: float
-) -> PrintJob:
+) -> JobView:
     """A claim (``sent``) or a report (``printed``/``failed``), fenced by the device's epoch."""
     pool = db.hot_pool
     if pool is not None:

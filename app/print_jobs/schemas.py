@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from app.models import JobStatus, PrintJob
+from app.models import JobStatus
 from app.print_jobs.document import BASE64_PATTERN, Document, base64_length, decode_base64
+from app.print_jobs.records import JobView
 from app.schemas_common import Epoch, Input, Output
 
 MAX_RAW_BYTES = 700 * 1024  # base64 of this still fits the 1 MiB body cap
@@ -100,7 +101,7 @@ def _wire_id(value: uuid.UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-def job_wire(job: PrintJob) -> dict[str, Any]:
+def job_wire(job: JobView) -> dict[str, Any]:
     """The job as the socket events, the acks and a submission's answer carry it: exactly
     ``JobOut.of(job).model_dump(mode="json")`` (tests/unit/test_job_wire.py holds the two
     equal), built directly because it is made for every status change of every job and
@@ -156,7 +157,7 @@ class JobOut(Output):
     expires_at: datetime
 
     @classmethod
-    def of(cls, job: PrintJob) -> JobOut:
+    def of(cls, job: JobView) -> JobOut:
         return cls(
             id=job.id,
             location_id=job.location_id,

@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -27,6 +28,7 @@ from app.events import JobChanged
 from app.locations.service import require_location
 from app.models import ActorKind, JobEvent, JobStatus, PrintJob
 from app.print_jobs import repository
+from app.print_jobs.records import JobView
 from app.print_jobs.repository import JobFilter, StatusChange
 from app.print_jobs.schemas import JobCreate, JobUpdate
 
@@ -93,12 +95,13 @@ async def submit(
     return job, True
 
 
-def new_job(
+def new_job_columns(
     principal: Principal, body: JobCreate, idempotency_key: str | None, fingerprint: bytes
-) -> PrintJob:
-    """The pending job a submission creates (not yet stored)."""
+) -> dict[str, Any]:
+    """The columns of the pending job a submission creates (for a ``PrintJob`` to store
+    through the ORM, or a ``JobRecord`` the hot path stores itself)."""
     now = utcnow()
-    return PrintJob(
+    return dict(
         id=uuid.uuid4(),
         tenant_id=principal.tenant,
         location_id=body.location_id,
@@ -114,6 +117,13 @@ def new_job(
         updated_at=now,
         expires_at=now + timedelta(seconds=body.expires_in_s),
     )
+
+
+def new_job(
+    principal: Principal, body: JobCreate, idempotency_key: str | None, fingerprint: bytes
+) -> PrintJob:
+    """The pending job a submission creates (not yet stored)."""
+    return PrintJob(**new_job_columns(principal, body, idempotency_key, fingerprint))
 
 
 def _replay(existing: PrintJob, fingerprint: bytes) -> PrintJob:
@@ -132,7 +142,7 @@ async def get(tx: Tx, principal: Principal, job_id: uuid.UUID) -> PrintJob:
     return job
 
 
-def encode_cursor(job: PrintJob) -> str:
+def encode_cursor(job: JobView) -> str:
     raw = json.dumps([job.created_at.isoformat(), str(job.id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

@@ -13,8 +13,9 @@ from sqlalchemy import exists, select
 from app.auth.principals import DeviceScope, Principal, PrincipalKind
 from app.coordination.bus import ControlBus
 from app.events import ApiKeyRevoked, DeviceStatusChanged, DeviceUnpaired, JobChanged
-from app.models import Device, JobStatus, PrintJob
+from app.models import Device, JobStatus
 from app.print_jobs import service as jobs
+from app.print_jobs.records import JobView
 from app.print_jobs.repository import JobFilter
 from app.print_jobs.schemas import job_wire
 from app.realtime import rooms
@@ -55,7 +56,7 @@ class Publisher:
                     assert self.bus is not None
                     await self.bus.publish({"type": KEY_REVOKED, "key_id": str(key_id)})
 
-    async def _job_changed(self, job: PrintJob, created: bool, to_station: bool | None) -> None:
+    async def _job_changed(self, job: JobView, created: bool, to_station: bool | None) -> None:
         payload = job_wire(job)
         if await self.realtime.watchers.watched(job.location_id):
             room = rooms.watch_room(job.location_id)
@@ -63,7 +64,7 @@ class Publisher:
         if created and job.status is JobStatus.PENDING:
             await self.sio.emit("print_job.new", payload, room=await self._route(job, to_station))
 
-    async def _route(self, job: PrintJob, to_station: bool | None) -> str:
+    async def _route(self, job: JobView, to_station: bool | None) -> str:
         """A station's job goes to its station bridge while one is online, else to the
         location bridges; a location job goes to the location bridges."""
         if job.station_id is None:
