@@ -18,7 +18,9 @@ class JobEvent(Base):
     __table_args__ = (Index("ix_job_events_job_at", "job_id", "at"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    # Not indexed on its own: every row of a tenant shares the key, and that index was a hot
+    # spot on the delivery path (migration 0002); history is read by job (ix_job_events_job_at).
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("print_jobs.id"))
     from_status: Mapped[JobStatus | None] = mapped_column(str_enum(JobStatus), default=None)
     to_status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus))
