@@ -27,6 +27,15 @@ def loads(data: str | bytes, **_: Any) -> Any:
     return orjson.loads(data)
 
 
+class JsonObject(dict[str, Any]):
+    """A dict whose values are all JSON already: strings, numbers, booleans, None, and lists
+    and dicts of them, never bytes. The socket layer takes that on trust and does not walk it
+    looking for binary attachments (``app.realtime.packets``); ``job_wire`` makes one for
+    every status change of every job. Serialised as any dict."""
+
+    __slots__ = ()
+
+
 class FastJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from app.json_codec import JsonObject
 from app.models import JobStatus
 from app.print_jobs.document import BASE64_PATTERN, Document, base64_length, decode_base64
 from app.print_jobs.records import JobView
@@ -118,23 +119,25 @@ def job_wire(job: JobView) -> dict[str, Any]:
         wire: dict[str, Any] = memo[1]
         return wire
     raw = job.raw_data
-    wire = {
-        "id": str(job.id),
-        "location_id": str(job.location_id),
-        "station_id": _wire_id(job.station_id),
-        "status": job.status.value,
-        "document": job.document,
-        "raw": None if raw is None else {"encoding": "base64", "data": raw},
-        "copies": job.copies,
-        "drawer_pulse": job.drawer_pulse,
-        "claimed_by": _wire_id(job.claimed_by),
-        "epoch": job.epoch,
-        "reprint_of": _wire_id(job.reprint_of),
-        "error": job.error,
-        "created_at": _wire_time(job.created_at),
-        "updated_at": _wire_time(job.updated_at),
-        "expires_at": _wire_time(job.expires_at),
-    }
+    wire = JsonObject(  # JSON already: the document was stored as JSON
+        {
+            "id": str(job.id),
+            "location_id": str(job.location_id),
+            "station_id": _wire_id(job.station_id),
+            "status": job.status.value,
+            "document": job.document,
+            "raw": None if raw is None else {"encoding": "base64", "data": raw},
+            "copies": job.copies,
+            "drawer_pulse": job.drawer_pulse,
+            "claimed_by": _wire_id(job.claimed_by),
+            "epoch": job.epoch,
+            "reprint_of": _wire_id(job.reprint_of),
+            "error": job.error,
+            "created_at": _wire_time(job.created_at),
+            "updated_at": _wire_time(job.updated_at),
+            "expires_at": _wire_time(job.expires_at),
+        }
+    )
     job.__dict__[_WIRE_CACHE] = (version, wire)
     return wire
 

@@ -5,7 +5,8 @@ which would make it a binary event. Upstream's ``Packet.data_is_binary`` answers
 that builds a list at every level and never stops early: for a job (a document of dozens of
 lines) that was about 4% of the server process's CPU in the closed-loop bench. This walk
 gives the same answer for every value (tests/unit/test_packets.py) with a loop and an early
-exit. Set as the server's ``serializer`` in ``app.main``.
+exit, and does not walk a ``JsonObject`` at all (a job's JSON, bytes-free by construction).
+Set as the server's ``serializer`` in ``app.main``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from socketio import packet
 
+from app.json_codec import JsonObject
+
 
 class Packet(packet.Packet):  # type: ignore[misc]
     @classmethod
@@ -21,6 +24,8 @@ class Packet(packet.Packet):  # type: ignore[misc]
         pending = [data]
         while pending:
             item = pending.pop()
+            if type(item) is JsonObject:
+                continue
             if isinstance(item, bytes | bytearray):
                 return True
             if isinstance(item, list):

@@ -7,16 +7,18 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.json_codec import JsonObject
 from app.models import JobStatus, PrintJob
 from app.print_jobs.schemas import JobOut, job_wire
 
 json_values = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers()
+    | st.integers(-(2**63), 2**63 - 1)  # what JSON from orjson holds
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
@@ -62,7 +64,10 @@ def jobs(draw: st.DrawFn) -> PrintJob:
 @given(jobs())
 def test_job_wire_is_job_out_as_json(job: PrintJob) -> None:
     expected: dict[str, Any] = JobOut.of(job).model_dump(mode="json")
-    assert job_wire(job) == expected
+    wire = job_wire(job)
+    assert wire == expected
+    assert type(wire) is JsonObject  # the socket layer skips its walk for bytes
+    assert orjson.loads(orjson.dumps(wire)) == expected
 
 
 def test_job_wire_is_made_again_after_a_change() -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from socketio import packet as upstream
 
 from app.config import Settings
+from app.json_codec import JsonObject
 from app.main import create_app
 from app.realtime.packets import Packet
 from tests.world import ADMIN_TOKEN
@@ -42,3 +43,13 @@ def test_the_server_builds_its_packets_with_it(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'p.db'}", admin_token=ADMIN_TOKEN)
     app = create_app(settings, run_sweeper=False)
     assert app.state.sio.packet_class is Packet
+
+
+def test_a_job_s_json_is_not_walked() -> None:
+    """``JsonObject`` (what ``job_wire`` makes) is JSON by construction: taken as bytes-free."""
+    wire = JsonObject(document={"lines": [{"text": "a"}] * 50})
+    assert not Packet.data_is_binary(["print_job.new", wire])
+    assert Packet.data_is_binary([{"ok": True, "job": wire}, {"raw": b"\x00"}])  # beside it
+    # The trust is in the type: a JsonObject is skipped whatever it holds (never bytes).
+    assert not Packet.data_is_binary([JsonObject(raw=b"\x00")])
+    assert upstream.Packet.data_is_binary([JsonObject(raw=b"\x00")])
