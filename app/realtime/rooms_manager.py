@@ -40,6 +40,34 @@ class SharedRoomsManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         super().__init__(url, channel=channel)
         self.alone_until = 0.0  # time.monotonic(); before it, emits are not published
 
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: str | None = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        # python-socketio's server passes ignore_queue (False) with every emit; either way
+        # the delivery is local only.
+        if (
+            callback is None
+            and kwargs.keys() <= {"ignore_queue"}
+            and time.monotonic() < self.alone_until
+        ):
+            # Alone: what python-socketio's emit does here comes down to this local delivery
+            # (its message to the other processes would reach nobody), without its walk of
+            # the data for bytes, its message, and its publish.
+            return await socketio.AsyncManager.emit(
+                self, event, data, namespace=namespace or "/", room=to or room, skip_sid=skip_sid
+            )
+        return await super().emit(
+            event, data, namespace, room, skip_sid=skip_sid, callback=callback, to=to, **kwargs
+        )
+
     async def _publish(self, data: dict[str, Any]) -> Any:
         if data.get("method") == "emit" and time.monotonic() < self.alone_until:
             return None  # delivered locally already; nobody else listens

@@ -64,10 +64,18 @@ async def test_a_lone_process_skips_the_publish_until_another_process_appears(
         rest = World(client, app=None)
         tenant = await rest.tenant()
         location = await tenant.location()
+        device = await tenant.device(location)
+        on_server = await bridge(server, device.token).connect()
         channel = redis.pubsub()
         await channel.subscribe(SOCKETIO_CHANNEL)  # an observer, not a server process
         await asyncio.sleep(JOIN_WAIT_S)  # the server has counted itself alone by now
-        alone = await tenant.job(location)  # emits print_job.new to the location's bridges
+        try:
+            await on_server.wait_for("bridge.owner")
+            alone = await tenant.job(location)  # emits print_job.new to the location's bridges
+            (offered,) = await on_server.wait_for("print_job.new")  # delivered here, alone
+            assert offered["id"] == alone["id"]
+        finally:
+            await on_server.close()
         assert await _emitted_job_ids(channel) == set()
 
         peer = redis.pubsub()
