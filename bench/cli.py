@@ -102,6 +102,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="a setting for the server under test, e.g. PRINTRELAY_HOT_PATH=false (repeatable)",
     )
+    p.add_argument(
+        "--server-bin",
+        default=None,
+        metavar="DIR",
+        help="run the server's printrelay from this bin directory (another virtualenv, e.g. "
+        "one on a newer Python) instead of the bench's own",
+    )
     return p.parse_args(argv)
 
 
@@ -128,6 +135,7 @@ def options(args: argparse.Namespace, stamp: str) -> Options:
         stamp=stamp,
         server_env=dict(kv.split("=", 1) for kv in args.server_env),
         workers=args.workers,
+        server_bin=args.server_bin,
     )
 
 

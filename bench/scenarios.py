@@ -62,6 +62,7 @@ class Options:
     stall_timeout_s: float = 30.0  # a drain fails once nothing printed for this long
     server_env: dict[str, str] = field(default_factory=dict)  # e.g. PRINTRELAY_HOT_PATH=false
     workers: int = 1  # server processes (closed/open on PostgreSQL + Redis)
+    server_bin: str | None = None  # a virtualenv's bin directory to run the server from
     results_dir: Path = Path("bench/results")
     stamp: str = ""
 
@@ -82,7 +83,9 @@ async def serving(
             raise Skip("Redis is not reachable at 127.0.0.1:6379")
     backend = await Backend.create(backend_name, opts.redis_db)
     workers = workers if backend.redis_url is not None else 1  # SQLite: one process
-    server = Server(backend, extra_env=dict(opts.server_env), workers=workers)
+    server = Server(
+        backend, extra_env=dict(opts.server_env), workers=workers, bin_dir=opts.server_bin
+    )
     try:
         yield backend, server
     finally:

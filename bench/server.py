@@ -58,9 +58,10 @@ def _die_with_parent() -> None:
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def venv_bin(name: str) -> str:
-    """A console script beside the running interpreter (the project's .venv)."""
-    candidate = Path(sys.executable).parent / name
+def venv_bin(name: str, bin_dir: str | None = None) -> str:
+    """A console script in ``bin_dir``, or beside the running interpreter (the project's
+    .venv)."""
+    candidate = Path(bin_dir or Path(sys.executable).parent) / name
     return str(candidate) if candidate.exists() else name
 
 
@@ -197,6 +198,7 @@ class Server:
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     extra_env: dict[str, str] = field(default_factory=dict)
     workers: int = 1  # more than one: uvicorn forks them, Redis joins them
+    bin_dir: str | None = None  # run printrelay from another virtualenv (another Python)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     kept_log: dict[str, Any] | None = None  # log_problems() of a log since removed
@@ -258,7 +260,7 @@ class Server:
 
     def spawn(self) -> None:
         cmd = [
-            venv_bin("printrelay"),
+            venv_bin("printrelay", self.bin_dir),
             "serve",
             "--host",
             "127.0.0.1",

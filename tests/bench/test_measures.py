@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bench import procstat
-from bench.server import Backend, Server
+from bench.server import Backend, Server, venv_bin
 
 
 def test_the_process_tree_includes_workers_and_their_children() -> None:
@@ -69,3 +69,15 @@ def test_the_gc_probe_logs_a_servers_collections(tmp_path: Path) -> None:
     lines = log.read_text().split("\n")
     gens = {line.split()[1] for line in lines if line}
     assert "2" in gens, lines
+
+
+def test_the_server_can_run_from_another_virtualenv(tmp_path: Path) -> None:
+    """``--server-bin``: the server under test is that directory's printrelay (another
+    Python, say); without it, the one beside the bench's interpreter."""
+    other = tmp_path / "bin"
+    other.mkdir()
+    (other / "printrelay").write_text("#!/bin/sh\n")
+    assert venv_bin("printrelay", str(other)) == str(other / "printrelay")
+    assert venv_bin("printrelay") == str(Path(sys.executable).parent / "printrelay")
+    server = Server(Backend("sqlite", tmp_path), bin_dir=str(other))
+    assert venv_bin("printrelay", server.bin_dir) == str(other / "printrelay")
