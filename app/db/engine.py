@@ -84,6 +84,14 @@ class _NoResetConnection(asyncpg.Connection):  # type: ignore[misc]
     def get_reset_query(self) -> str:
         return ""
 
+    async def reset(self, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's)
+        if self.is_in_transaction():  # never on the hot path (one statement each), but safe
+            await super().reset(timeout=timeout)
+            return
+        # Nothing to send, so no timeout to arm (asyncpg's reset sets one up for every
+        # release, a timer and a task lookup for a query that does not exist here).
+        await self._reset()
+
 
 async def _init_hot_connection(conn: asyncpg.Connection) -> None:
     # JSONB in and out as Python objects, as SQLAlchemy's JSONB type does.
