@@ -79,9 +79,14 @@ class JobUpdate(Input):
 
     @model_validator(mode="after")
     def _error_only_on_failure(self) -> JobUpdate:
-        if self.error is not None and self.status is not JobStatus.FAILED:
-            raise ValueError("'error' is only allowed with status 'failed'")
+        check_error_on_failure(self.status, self.error)
         return self
+
+
+def check_error_on_failure(status: JobStatus, error: str | None) -> None:
+    """A report's rule, for ``JobUpdate`` and the socket's ``ReportMessage`` alike."""
+    if error is not None and status is not JobStatus.FAILED:
+        raise ValueError("'error' is only allowed with status 'failed'")
 
 
 class RawOut(Output):

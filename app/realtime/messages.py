@@ -6,10 +6,11 @@ import uuid
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from app.errors import AppError, is_database_unavailable
 from app.models import JobStatus
+from app.print_jobs.schemas import check_error_on_failure
 from app.schemas_common import Epoch, Input
 
 
@@ -32,6 +33,11 @@ class ReportMessage(Input):
     epoch: Epoch
     status: Literal[JobStatus.PRINTED, JobStatus.FAILED]
     error: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _error_only_on_failure(self) -> ReportMessage:
+        check_error_on_failure(self.status, self.error)
+        return self
 
 
 class PrinterStatusMessage(Input):

@@ -281,16 +281,16 @@ class Realtime:
     async def on_claim(self, sid: str, data: Any) -> dict[str, Any]:
         try:
             msg = ClaimMessage.model_validate(data)
-            return await self._update_job(
-                sid, msg.id, JobUpdate(status=JobStatus.SENT, epoch=msg.epoch)
-            )
+            # Validated once: the message holds the same constraints as JobUpdate.
+            update = JobUpdate.model_construct(status=JobStatus.SENT, epoch=msg.epoch)
+            return await self._update_job(sid, msg.id, update)
         except Exception as exc:
             return ack_for(exc)
 
     async def on_report(self, sid: str, data: Any) -> dict[str, Any]:
         try:
             msg = ReportMessage.model_validate(data)
-            update = JobUpdate(status=msg.status, epoch=msg.epoch, error=msg.error)
+            update = JobUpdate.model_construct(status=msg.status, epoch=msg.epoch, error=msg.error)
             return await self._update_job(sid, msg.id, update)
         except Exception as exc:
             return ack_for(exc)

@@ -94,6 +94,14 @@ async def test_claim_and_report_over_the_socket(server: str, rest: World) -> Non
 
         bad = await b1.call("print_job.report", {"id": job["id"], "epoch": e1, "status": "sent"})
         assert bad["error"]["code"] == "validation_error"
+        printed_with_error = await b1.call(
+            "print_job.report",
+            {"id": job["id"], "epoch": e1, "status": "printed", "error": "paper_out"},
+        )
+        assert printed_with_error["error"]["code"] == "validation_error"
+        assert "only allowed with status 'failed'" in printed_with_error["error"]["message"]
+        huge_epoch = await b1.call("print_job.claim", {"id": job["id"], "epoch": 2**63})
+        assert huge_epoch["error"]["code"] == "validation_error"
         done = await b1.call(
             "print_job.report",
             {"id": job["id"], "epoch": e1, "status": "failed", "error": "paper_out"},
