@@ -46,10 +46,9 @@ def _in(statuses: frozenset[JobStatus]) -> str:
     return "(" + ", ".join(f"'{s.value}'" for s in sorted(statuses)) + ")"
 
 
-# $1 key, $2 tenant, $3 location, $4 station (NULL: none), $5..$13 the job, $14 actor kind.
-# The job row is written only when every check holds; ON CONFLICT covers a repeated
-# Idempotency-Key (the general path then answers with the first job). Here and in the claim
-# and report, history rows get their ids from gen_random_uuid() (PostgreSQL 13 and later).
+# $1 key, $2 tenant, $3 location, $4 station (NULL: none), $5.. the job, $20 event id,
+# $21 actor kind. The job row is written only when every check holds; ON CONFLICT covers a
+# repeated Idempotency-Key (the general path then answers with the first job).
 SUBMIT_SQL = f"""
 WITH checks AS (
     SELECT
@@ -71,7 +70,7 @@ WITH checks AS (
     RETURNING id, tenant_id
 ), event AS (
     INSERT INTO job_events ({_EVENT_COLUMNS})
-    SELECT gen_random_uuid(), tenant_id, id, NULL, 'pending', $14, $1, NULL, $12 FROM job
+    SELECT $14, tenant_id, id, NULL, 'pending', $15, $1, NULL, $12 FROM job
 )
 SELECT checks.*, EXISTS (SELECT 1 FROM job) AS inserted FROM checks
 """  # noqa: S608 (built from constants; every value is bound as $n)
@@ -102,7 +101,7 @@ J_COLUMNS = ", ".join(f"j.{c.strip()}" for c in JOB_COLUMNS.split(","))
 
 def _claim_sql(scope: str) -> str:
     # $1 job, $2 tenant, $3 device, $4 epoch, $5 location, $6 station, $7 now,
-    # $8 lease until
+    # $8 lease until, $9 event id
     return f"""
 WITH job AS (
     UPDATE print_jobs AS j
@@ -112,7 +111,7 @@ WITH job AS (
     RETURNING {J_COLUMNS}
 ), event AS (
     INSERT INTO job_events ({_EVENT_COLUMNS})
-    SELECT gen_random_uuid(), tenant_id, id, 'pending', 'sent', 'device', $3, NULL, $7 FROM job
+    SELECT $9, tenant_id, id, 'pending', 'sent', 'device', $3, NULL, $7 FROM job
 )
 SELECT * FROM job
 """  # noqa: S608 (built from constants; every value is bound as $n)
@@ -121,7 +120,7 @@ SELECT * FROM job
 CLAIM_STATION_SQL = _claim_sql(device_scope_sql("$5", "$6", station_bridge=True))
 CLAIM_LOCATION_SQL = _claim_sql(device_scope_sql("$5", "$6", station_bridge=False))
 
-# $1 job, $2 tenant, $3 device, $4 epoch, $5 status, $6 error, $7 now
+# $1 job, $2 tenant, $3 device, $4 epoch, $5 status, $6 error, $7 now, $8 event id
 REPORT_SQL = f"""
 WITH job AS (
     UPDATE print_jobs AS j
@@ -131,7 +130,7 @@ WITH job AS (
     RETURNING {J_COLUMNS}
 ), event AS (
     INSERT INTO job_events ({_EVENT_COLUMNS})
-    SELECT gen_random_uuid(), tenant_id, id, 'sent', $5, 'device', $3, $6, $7 FROM job
+    SELECT $8, tenant_id, id, 'sent', $5, 'device', $3, $6, $7 FROM job
 )
 SELECT * FROM job
 """  # noqa: S608 (built from constants; every value is bound as $n)
@@ -170,6 +169,7 @@ async def submit(
         job.request_hash,
         job.created_at,
         job.expires_at,
+        uuid.uuid4(),
         actor_kind.value,
     )
     assert row is not None
@@ -243,6 +243,7 @@ async def update_from_device(
                 device.station_id,
                 now,
                 now + timedelta(seconds=lease_s),
+                uuid.uuid4(),
             )
         else:
             row = await pool.fetchrow(
@@ -254,6 +255,7 @@ async def update_from_device(
                 body.status.value,
                 body.error,
                 now,
+                uuid.uuid4(),
             )
         if row is not None:
             job = job_of(row)
