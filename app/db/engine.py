@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app import json_codec
+from app.db.hot_pool import HotPool
 
 log = logging.getLogger(__name__)
 
@@ -77,22 +78,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.close()
 
 
-class _NoResetConnection(asyncpg.Connection):  # type: ignore[misc]
-    """The hot path sets no session state (no LISTEN, advisory locks, cursors or SET), so a
-    connection goes back to the pool without asyncpg's reset query: one round trip less."""
-
-    def get_reset_query(self) -> str:
-        return ""
-
-    async def reset(self, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's)
-        if self.is_in_transaction():  # never on the hot path (one statement each), but safe
-            await super().reset(timeout=timeout)
-            return
-        # Nothing to send, so no timeout to arm (asyncpg's reset sets one up for every
-        # release, a timer and a task lookup for a query that does not exist here).
-        await self._reset()
-
-
 async def _init_hot_connection(conn: asyncpg.Connection) -> None:
     # JSONB in and out as Python objects, as SQLAlchemy's JSONB type does.
     await conn.set_type_codec(
@@ -111,7 +96,7 @@ class Database:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         # PostgreSQL only, once open_hot_path() ran: plain asyncpg for the statements of
         # app.print_jobs.hot_path (no ORM, no greenlet, one round trip each).
-        self.hot_pool: asyncpg.Pool | None = None
+        self.hot_pool: HotPool | None = None
 
     @classmethod
     def from_url(cls, url: str, event_sink: EventSink | None = None) -> Database:
@@ -132,18 +117,15 @@ class Database:
             await self.publish(tx.events)
 
     async def open_hot_path(self, max_size: int = 10) -> None:
-        """On PostgreSQL, a small asyncpg pool beside the engine's (connections are made on
-        first use, so a database that is down at start-up only delays them)."""
+        """On PostgreSQL, a few asyncpg connections beside the engine's pool (``HotPool``:
+        made on first use, so a database that is down at start-up only delays them)."""
         if self.dialect != "postgresql" or self.hot_pool is not None:
             return
         url = self.engine.url.set(drivername="postgresql")
-        self.hot_pool = await asyncpg.create_pool(
+        self.hot_pool = HotPool(
             url.render_as_string(hide_password=False),
-            min_size=0,
-            max_size=max_size,
-            connection_class=_NoResetConnection,
+            size=max_size,
             init=_init_hot_connection,
-            max_inactive_connection_lifetime=300,
         )
 
     async def publish(self, events: Sequence[Any]) -> None:

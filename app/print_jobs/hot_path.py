@@ -22,10 +22,9 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
-
 from app.auth.principals import DeviceScope, Principal
 from app.db import Database, utcnow
+from app.db.hot_pool import HotPool
 from app.errors import AlreadyClaimed, NotFound, StaleEpoch, Unauthorized
 from app.events import JobChanged
 from app.models import JobStatus
@@ -201,7 +200,7 @@ REFUSAL_LOCATION_SQL = _REFUSAL_SQL.format(scope=device_scope_sql("$4", "$5", st
 
 
 async def _refuse_at_once(
-    pool: asyncpg.Pool,
+    pool: HotPool,
     principal: Principal,
     device: DeviceScope,
     job_id: uuid.UUID,
