@@ -27,6 +27,7 @@ from app.db import Database, utcnow
 from app.db.hot_pool import HotPool
 from app.errors import AlreadyClaimed, NotFound, StaleEpoch, Unauthorized
 from app.events import JobChanged
+from app.ids import new_id
 from app.models import JobStatus
 from app.print_jobs import service
 from app.print_jobs.records import JobRecord, JobView
@@ -168,7 +169,7 @@ async def submit(
         job.request_hash,
         job.created_at,
         job.expires_at,
-        uuid.uuid4(),
+        new_id(),
         actor_kind.value,
     )
     assert row is not None
@@ -242,7 +243,7 @@ async def update_from_device(
                 device.station_id,
                 now,
                 now + timedelta(seconds=lease_s),
-                uuid.uuid4(),
+                new_id(),
             )
         else:
             row = await pool.fetchrow(
@@ -254,7 +255,7 @@ async def update_from_device(
                 body.status.value,
                 body.error,
                 now,
-                uuid.uuid4(),
+                new_id(),
             )
         if row is not None:
             job = job_of(row)
