@@ -27,7 +27,6 @@ from app.db import Database, utcnow
 from app.db.hot_pool import HotPool
 from app.errors import AlreadyClaimed, NotFound, StaleEpoch, Unauthorized
 from app.events import JobChanged
-from app.ids import new_id
 from app.models import JobStatus
 from app.print_jobs import service
 from app.print_jobs.records import JobRecord, JobView
@@ -169,7 +168,7 @@ async def submit(
         job.request_hash,
         job.created_at,
         job.expires_at,
-        new_id(),
+        uuid.uuid4(),
         actor_kind.value,
     )
     assert row is not None
@@ -243,7 +242,7 @@ async def update_from_device(
                 device.station_id,
                 now,
                 now + timedelta(seconds=lease_s),
-                new_id(),
+                uuid.uuid4(),
             )
         else:
             row = await pool.fetchrow(
@@ -255,7 +254,7 @@ async def update_from_device(
                 body.status.value,
                 body.error,
                 now,
-                new_id(),
+                uuid.uuid4(),
             )
         if row is not None:
             job = job_of(row)

@@ -25,7 +25,6 @@ from app.errors import (
     ValidationFailed,
 )
 from app.events import JobChanged
-from app.ids import new_id
 from app.locations.service import require_location
 from app.models import ActorKind, JobEvent, JobStatus, PrintJob
 from app.print_jobs import repository
@@ -103,7 +102,7 @@ def new_job_columns(
     through the ORM, or a ``JobRecord`` the hot path stores itself)."""
     now = utcnow()
     return dict(
-        id=new_id(),
+        id=uuid.uuid4(),
         tenant_id=principal.tenant,
         location_id=body.location_id,
         station_id=body.station_id,
