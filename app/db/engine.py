@@ -97,6 +97,8 @@ class Database:
         # PostgreSQL only, once open_hot_path() ran: plain asyncpg for the statements of
         # app.print_jobs.hot_path (no ORM, no greenlet, one round trip each).
         self.hot_pool: HotPool | None = None
+        # Helpers of the hot path that live as long as its pool (app.print_jobs.hot_path).
+        self.hot_helpers: dict[str, Any] = {}
 
     @classmethod
     def from_url(cls, url: str, event_sink: EventSink | None = None) -> Database:
