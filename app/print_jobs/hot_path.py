@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -162,31 +163,67 @@ WITH input AS (
 SELECT {JOB_COLUMNS}, ord FROM job
 """  # noqa: S608 (built from constants; every value is bound as $n)
 
-ReportArgs = tuple[uuid.UUID, uuid.UUID, uuid.UUID, int, str, str | None, datetime, uuid.UUID]
+# Several claims in one statement: the claim's conditions, row by row, with the scope of each
+# row's device (a station bridge when its station is not NULL, else a location bridge). When
+# two rows claim the same job, PostgreSQL updates it once, for one of them: one claim wins.
+CLAIM_BATCH_SQL = f"""
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::uuid[],
+                         $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::uuid[], $10::int[])
+        AS i(job_id, tenant_id, device_id, epoch, location_id, station_id, at, lease_until,
+             event_id, ord)
+), job AS (
+    UPDATE print_jobs AS j
+    SET status = 'sent', claimed_by = i.device_id, epoch = i.epoch, updated_at = i.at,
+        lease_expires_at = i.lease_until
+    FROM input AS i
+    WHERE j.id = i.job_id AND j.tenant_id = i.tenant_id
+      AND j.status IN {_in(sources_of(JobStatus.SENT))} AND j.expires_at > i.at
+      AND ((i.station_id IS NOT NULL
+            AND {device_scope_sql("i.location_id", "i.station_id", station_bridge=True)})
+           OR (i.station_id IS NULL
+               AND {device_scope_sql("i.location_id", "i.station_id", station_bridge=False)}))
+      AND EXISTS (SELECT 1 FROM devices d
+                  WHERE d.id = i.device_id AND d.epoch = i.epoch AND d.revoked_at IS NULL)
+    RETURNING {J_COLUMNS}, i.ord, i.event_id
+), event AS (
+    INSERT INTO job_events ({_EVENT_COLUMNS})
+    SELECT event_id, tenant_id, id, 'pending', 'sent', 'device', claimed_by, NULL, updated_at
+    FROM job
+)
+SELECT {JOB_COLUMNS}, ord FROM job
+"""  # noqa: S608 (built from constants; every value is bound as $n)
+
+Args = tuple[Any, ...]
 
 
-class ReportBatcher:
-    """Reports that arrive while others are being written share the next statement.
+class StatementBatcher:
+    """Claims (or reports) that arrive while others are being written share the next
+    statement.
 
-    A report is one conditional UPDATE; hundreds a second means hundreds of round trips, and
-    on a small machine waking PostgreSQL for each costs more of the server's CPU than the rest
-    of the report. Reports queue here; while fewer than ``MAX_FLIGHTS`` statements are out,
-    the queue goes at once, so a lone report waits for nothing and a busy server sends them in
-    batches (``REPORT_BATCH_SQL``: the same conditions per row, one commit). Each report gets
-    its own answer: its updated row, or None (refused: the caller asks why, as before). A batch
-    that PostgreSQL refuses as a whole is retried one report at a time, so one bad report
-    cannot fail the others."""
+    A claim or a report is one conditional UPDATE; hundreds a second means hundreds of round
+    trips, and on a small machine waking PostgreSQL for each costs more of the server's CPU
+    than the rest of the work. They queue here; while fewer than ``MAX_FLIGHTS`` statements
+    are out, the queue goes at once, so a lone one waits for nothing and a busy server sends
+    them in batches (the batch statement has the same conditions per row and one commit).
+    Each gets its own answer: its updated row, or None (refused: the caller asks why, as
+    before). A batch that PostgreSQL refuses as a whole is retried one at a time, so one bad
+    input cannot fail the others."""
 
     MAX_FLIGHTS = 2
     MAX_BATCH = 64
 
-    def __init__(self, pool: HotPool) -> None:
+    def __init__(
+        self, pool: HotPool, one: Callable[[HotPool, Args], Awaitable[Any]], many_sql: str
+    ) -> None:
         self.pool = pool
-        self.queue: list[tuple[ReportArgs, asyncio.Future[Any]]] = []
+        self._one_statement = one
+        self._many_sql = many_sql
+        self.queue: list[tuple[Args, asyncio.Future[Any]]] = []
         self.flights = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def report(self, args: ReportArgs) -> Any:
+    async def submit(self, args: Args) -> Any:
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.queue.append((args, answer))
         self._launch()
@@ -201,7 +238,7 @@ class ReportBatcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _fly(self, batch: list[tuple[ReportArgs, asyncio.Future[Any]]]) -> None:
+    async def _fly(self, batch: list[tuple[Args, asyncio.Future[Any]]]) -> None:
         try:
             if len(batch) == 1:
                 await self._one(*batch[0])
@@ -211,9 +248,9 @@ class ReportBatcher:
             self.flights -= 1
             self._launch()
 
-    async def _one(self, args: ReportArgs, answer: asyncio.Future[Any]) -> None:
+    async def _one(self, args: Args, answer: asyncio.Future[Any]) -> None:
         try:
-            row = await self.pool.fetchrow(REPORT_SQL, *args)
+            row = await self._one_statement(self.pool, args)
         except BaseException as exc:
             if not answer.done():
                 answer.set_exception(exc)
@@ -223,10 +260,10 @@ class ReportBatcher:
         if not answer.done():
             answer.set_result(row)
 
-    async def _many(self, batch: list[tuple[ReportArgs, asyncio.Future[Any]]]) -> None:
+    async def _many(self, batch: list[tuple[Args, asyncio.Future[Any]]]) -> None:
         columns = list(zip(*(args for args, _ in batch), strict=True))
         try:
-            rows = await self.pool.fetch(REPORT_BATCH_SQL, *columns, list(range(len(batch))))
+            rows = await self.pool.fetch(self._many_sql, *columns, list(range(len(batch))))
         except asyncpg.PostgresError:
             for args, answer in batch:  # find the one PostgreSQL refuses; the others go
                 await self._one(args, answer)
@@ -333,10 +370,28 @@ async def _refuse_at_once(
         raise AlreadyClaimed()
 
 
-def _report_batcher(db: Database, pool: HotPool) -> ReportBatcher:
-    batcher = db.hot_helpers.get("reports")
-    if not isinstance(batcher, ReportBatcher) or batcher.pool is not pool:
-        batcher = db.hot_helpers["reports"] = ReportBatcher(pool)
+async def _claim_one(pool: HotPool, args: Args) -> Any:
+    station_bridge = args[5] is not None
+    return await pool.fetchrow(CLAIM_STATION_SQL if station_bridge else CLAIM_LOCATION_SQL, *args)
+
+
+async def _report_one(pool: HotPool, args: Args) -> Any:
+    return await pool.fetchrow(REPORT_SQL, *args)
+
+
+def claim_batcher(pool: HotPool) -> StatementBatcher:
+    return StatementBatcher(pool, _claim_one, CLAIM_BATCH_SQL)
+
+
+def report_batcher(pool: HotPool) -> StatementBatcher:
+    return StatementBatcher(pool, _report_one, REPORT_BATCH_SQL)
+
+
+def _batcher(db: Database, pool: HotPool, kind: str) -> StatementBatcher:
+    batcher = db.hot_helpers.get(kind)
+    if not isinstance(batcher, StatementBatcher) or batcher.pool is not pool:
+        make = claim_batcher if kind == "claims" else report_batcher
+        batcher = db.hot_helpers[kind] = make(pool)
     return batcher
 
 
@@ -349,21 +404,21 @@ async def update_from_device(
         device = principal.require_device()
         now = utcnow()
         if body.status is JobStatus.SENT:
-            sql = CLAIM_STATION_SQL if device.station_id is not None else CLAIM_LOCATION_SQL
-            row = await pool.fetchrow(
-                sql,
-                job_id,
-                principal.tenant,
-                device.id,
-                body.epoch,
-                device.location_id,
-                device.station_id,
-                now,
-                now + timedelta(seconds=lease_s),
-                uuid.uuid4(),
+            row = await _batcher(db, pool, "claims").submit(
+                (
+                    job_id,
+                    principal.tenant,
+                    device.id,
+                    body.epoch,
+                    device.location_id,
+                    device.station_id,
+                    now,
+                    now + timedelta(seconds=lease_s),
+                    uuid.uuid4(),
+                )
             )
         else:
-            row = await _report_batcher(db, pool).report(
+            row = await _batcher(db, pool, "reports").submit(
                 (
                     job_id,
                     principal.tenant,

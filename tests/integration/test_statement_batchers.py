@@ -1,0 +1,192 @@
+"""The claim and report batchers (app/print_jobs/hot_path.py) on real PostgreSQL: concurrent
+claims and reports share statements, each still gets its own answer under the same fence
+(one winner per job, the device's scope and epoch), and one PostgreSQL refuses does not fail
+the others."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from app.db.hot_pool import HotPool
+from app.models import JobStatus
+from app.print_jobs.hot_path import (
+    CLAIM_BATCH_SQL,
+    REPORT_BATCH_SQL,
+    Args,
+    claim_batcher,
+    job_of,
+    report_batcher,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+class CountingPool(HotPool):
+    """The real pool, counting the statements that reach PostgreSQL."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(dsn, size=4)
+        self.statements: list[str] = []
+
+    async def _call(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
+        self.statements.append("batch" if query in (REPORT_BATCH_SQL, CLAIM_BATCH_SQL) else "one")
+        return await super()._call(method, query, args)
+
+
+@dataclass
+class Setup:
+    pool: CountingPool
+    tenant: uuid.UUID
+    device: uuid.UUID
+    jobs: list[uuid.UUID]
+
+
+@pytest.fixture
+async def setup(postgres_url: str) -> AsyncIterator[Setup]:
+    dsn = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+    now = datetime.now(UTC)
+    tenant, location, device = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    jobs = [uuid.uuid4() for _ in range(12)]
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("INSERT INTO tenants VALUES ($1, 'T', $2)", tenant, now)
+        await conn.execute("INSERT INTO locations VALUES ($1, $2, 'L', $3)", location, tenant, now)
+        await conn.execute(
+            "INSERT INTO devices (id, tenant_id, location_id, name, kind, token_hash, epoch,"
+            " online, paired_at) VALUES ($1, $2, $3, 'D', 'agent', $4, 5, true, $5)",
+            device, tenant, location, uuid.uuid4().bytes, now,
+        )  # fmt: skip
+        for job in jobs:
+            await conn.execute(
+                "INSERT INTO print_jobs (id, tenant_id, location_id, status, copies,"
+                " drawer_pulse, claimed_by, epoch, created_at, updated_at, expires_at)"
+                " VALUES ($1, $2, $3, 'sent', 1, false, $4, 5, $5, $5, $6)",
+                job, tenant, location, device, now, now + timedelta(hours=1),
+            )  # fmt: skip
+    finally:
+        await conn.close()
+    pool = CountingPool(dsn)
+    yield Setup(pool, tenant, device, jobs)
+    await pool.close()
+
+
+def _report(s: Setup, job: uuid.UUID, epoch: int = 5, error: str | None = None) -> Args:
+    status = "failed" if error is not None else "printed"
+    return (job, s.tenant, s.device, epoch, status, error, datetime.now(UTC), uuid.uuid4())
+
+
+async def test_concurrent_reports_share_statements_and_get_their_own_rows(setup: Setup) -> None:
+    batcher = report_batcher(setup.pool)
+    rows = await asyncio.gather(*(batcher.submit(_report(setup, j)) for j in setup.jobs))
+    jobs = [job_of(r) for r in rows]  # a batch's answer reads as a single report's row
+    assert [j.id for j in jobs] == setup.jobs
+    assert all(j.status is JobStatus.PRINTED for j in jobs)
+    # Two go at once (MAX_FLIGHTS), the other ten wait and share the next statement.
+    assert setup.pool.statements == ["one", "one", "batch"]
+    events = await setup.pool.fetchval(
+        "SELECT count(*) FROM job_events WHERE job_id = ANY($1::uuid[]) AND to_status = 'printed'",
+        setup.jobs,
+    )
+    assert events == len(setup.jobs)  # one history row per report
+
+
+async def test_the_fence_holds_row_by_row_within_a_batch(setup: Setup) -> None:
+    batcher = report_batcher(setup.pool)
+    first, second, *rest = setup.jobs
+    reports = [
+        _report(setup, first),
+        _report(setup, first),  # a repeat in the same batch: one of the two updates
+        _report(setup, second, epoch=4),  # a stale epoch: refused
+        *(_report(setup, j, error="paper_out") for j in rest),
+    ]
+    rows = await asyncio.gather(*(batcher.submit(r) for r in reports))
+    assert "batch" in setup.pool.statements
+    assert sum(r is not None for r in rows[:2]) == 1
+    assert rows[2] is None
+    assert all(job_of(r).status is JobStatus.FAILED and r["error"] == "paper_out" for r in rows[3:])
+    stale = await setup.pool.fetchval("SELECT status FROM print_jobs WHERE id = $1", second)
+    assert stale == "sent"
+
+
+async def test_a_report_postgresql_refuses_does_not_fail_the_others(setup: Setup) -> None:
+    batcher = report_batcher(setup.pool)
+    bad = _report(setup, setup.jobs[5], error="nul \x00 byte")  # text PostgreSQL cannot store
+    reports = [_report(setup, j) for j in setup.jobs[:5]] + [bad]
+    results = await asyncio.gather(*(batcher.submit(r) for r in reports), return_exceptions=True)
+    assert all(not isinstance(r, BaseException) and r["status"] == "printed" for r in results[:5])
+    assert isinstance(results[5], asyncpg.PostgresError)
+    assert setup.pool.statements.count("batch") == 1  # refused whole, then one by one
+
+
+async def test_claims_in_one_batch_keep_one_winner_and_each_devices_scope(
+    postgres_url: str,
+) -> None:
+    dsn = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+    now = datetime.now(UTC)
+    tenant, location, station = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    a, b, s = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()  # two location bridges, a station's
+    fillers, contested, station_job = [uuid.uuid4(), uuid.uuid4()], uuid.uuid4(), uuid.uuid4()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("INSERT INTO tenants VALUES ($1, 'T', $2)", tenant, now)
+        await conn.execute("INSERT INTO locations VALUES ($1, $2, 'L', $3)", location, tenant, now)
+        await conn.execute(
+            "INSERT INTO stations VALUES ($1, $2, $3, 'S', 80, $4)", station, tenant, location, now
+        )
+        for device, device_station in ((a, None), (b, None), (s, station)):
+            await conn.execute(
+                "INSERT INTO devices (id, tenant_id, location_id, station_id, name, kind,"
+                " token_hash, epoch, online, paired_at)"
+                " VALUES ($1, $2, $3, $4, 'D', 'agent', $5, 1, true, $6)",
+                device, tenant, location, device_station, uuid.uuid4().bytes, now,
+            )  # fmt: skip
+        for job, job_station in [(j, None) for j in (*fillers, contested)] + [
+            (station_job, station)
+        ]:
+            await conn.execute(
+                "INSERT INTO print_jobs (id, tenant_id, location_id, station_id, status, copies,"
+                " drawer_pulse, created_at, updated_at, expires_at)"
+                " VALUES ($1, $2, $3, $4, 'pending', 1, false, $5, $5, $6)",
+                job, tenant, location, job_station, now, now + timedelta(hours=1),
+            )  # fmt: skip
+    finally:
+        await conn.close()
+
+    def claim(job: uuid.UUID, device: uuid.UUID, device_station: uuid.UUID | None) -> Args:
+        at = datetime.now(UTC)
+        lease = at + timedelta(seconds=60)
+        return (job, tenant, device, 1, location, device_station, at, lease, uuid.uuid4())
+
+    pool = CountingPool(dsn)
+    try:
+        batcher = claim_batcher(pool)
+        rows = await asyncio.gather(
+            batcher.submit(claim(fillers[0], a, None)),  # these two go at once ...
+            batcher.submit(claim(fillers[1], b, None)),
+            batcher.submit(claim(contested, a, None)),  # ... the rest share one statement
+            batcher.submit(claim(contested, b, None)),
+            batcher.submit(claim(station_job, a, None)),  # its station's bridge is online
+            batcher.submit(claim(station_job, s, station)),
+        )
+        assert pool.statements == ["one", "one", "batch"]
+        assert [r is not None for r in rows[:2]] == [True, True]
+        (winner,) = [r for r in rows[2:4] if r is not None]
+        assert winner["claimed_by"] in (a, b) and job_of(winner).id == contested
+        assert rows[4] is None  # out of a location bridge's scope
+        assert rows[5] is not None and rows[5]["claimed_by"] == s
+        claimed = await pool.fetchval("SELECT claimed_by FROM print_jobs WHERE id = $1", contested)
+        assert claimed == winner["claimed_by"]
+        events = await pool.fetchval(
+            "SELECT count(*) FROM job_events WHERE job_id = $1 AND to_status = 'sent'", contested
+        )
+        assert events == 1
+    finally:
+        await pool.close()
