@@ -26,6 +26,7 @@ from typing import Any
 
 import asyncpg
 
+from app import json_codec
 from app.auth.principals import DeviceScope, Principal
 from app.db import Database, utcnow
 from app.db.hot_pool import HotPool
@@ -49,9 +50,10 @@ def _in(statuses: frozenset[JobStatus]) -> str:
     return "(" + ", ".join(f"'{s.value}'" for s in sorted(statuses)) + ")"
 
 
-# $1 key, $2 tenant, $3 location, $4 station (NULL: none), $5.. the job, $20 event id,
-# $21 actor kind. The job row is written only when every check holds; ON CONFLICT covers a
-# repeated Idempotency-Key (the general path then answers with the first job).
+# $1 key, $2 tenant, $3 location, $4 station (NULL: none), $5.. the job ($6 its document as
+# JSON text), $14 event id, $15 actor kind. The job row is written only when every check
+# holds; ON CONFLICT covers a repeated Idempotency-Key (the general path then answers with the
+# first job).
 SUBMIT_SQL = f"""
 WITH checks AS (
     SELECT
@@ -66,7 +68,7 @@ WITH checks AS (
         )) AS station_bridge_online
 ), job AS (
     INSERT INTO print_jobs ({JOB_COLUMNS})
-    SELECT $5, $2, $3, $4, 'pending', $6::jsonb, $7, $8, $9, NULL, NULL, NULL, NULL, $10, $11,
+    SELECT $5, $2, $3, $4, 'pending', $6::text::jsonb, $7, $8, $9, NULL, NULL, NULL, NULL, $10, $11,
            $12, $12, $13, NULL
     FROM checks WHERE key_active AND location_found AND station_found
     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -76,6 +78,53 @@ WITH checks AS (
     SELECT $14, tenant_id, id, NULL, 'pending', $15, $1, NULL, $12 FROM job
 )
 SELECT checks.*, EXISTS (SELECT 1 FROM job) AS inserted FROM checks
+"""  # noqa: S608 (built from constants; every value is bound as $n)
+
+# Several submissions in one statement: SUBMIT_SQL's checks and writes, row by row. Two rows
+# with one Idempotency-Key: the first is written, the other is not (and is answered with it).
+SUBMIT_BATCH_SQL = f"""
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[],
+                         $7::text[], $8::int2[], $9::bool[], $10::text[], $11::bytea[],
+                         $12::timestamptz[], $13::timestamptz[], $14::uuid[], $15::text[],
+                         $16::int[])
+        AS i(key_id, tenant_id, location_id, station_id, id, document, raw_data, copies,
+             drawer_pulse, idempotency_key, request_hash, created_at, expires_at, event_id,
+             actor_kind, ord)
+), checks AS (
+    SELECT i.*,
+        EXISTS (SELECT 1 FROM api_keys k WHERE k.id = i.key_id AND k.revoked_at IS NULL)
+            AS key_active,
+        EXISTS (SELECT 1 FROM locations l WHERE l.id = i.location_id AND l.tenant_id = i.tenant_id)
+            AS location_found,
+        (i.station_id IS NULL OR EXISTS (
+            SELECT 1 FROM stations s WHERE s.id = i.station_id AND s.tenant_id = i.tenant_id
+                AND s.location_id = i.location_id
+        )) AS station_found,
+        (i.station_id IS NOT NULL AND EXISTS (
+            SELECT 1 FROM devices d
+            WHERE d.station_id = i.station_id AND d.tenant_id = i.tenant_id AND d.online
+                AND d.revoked_at IS NULL
+        )) AS station_bridge_online
+    FROM input AS i
+), job AS (
+    INSERT INTO print_jobs ({JOB_COLUMNS})
+    SELECT id, tenant_id, location_id, station_id, 'pending', document::jsonb, raw_data, copies,
+           drawer_pulse, NULL, NULL, NULL, NULL, idempotency_key, request_hash, created_at,
+           created_at, expires_at, NULL
+    FROM checks WHERE key_active AND location_found AND station_found
+    ORDER BY ord
+    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id
+), event AS (
+    INSERT INTO job_events ({_EVENT_COLUMNS})
+    SELECT c.event_id, c.tenant_id, c.id, NULL, 'pending', c.actor_kind, c.key_id, NULL,
+           c.created_at
+    FROM checks AS c JOIN job ON job.id = c.id
+)
+SELECT c.key_active, c.location_found, c.station_found, c.station_bridge_online,
+       EXISTS (SELECT 1 FROM job WHERE job.id = c.id) AS inserted, c.ord
+FROM checks AS c
 """  # noqa: S608 (built from constants; every value is bound as $n)
 
 # The device at its current epoch, not unpaired (as repository._device_at_epoch).
@@ -301,23 +350,25 @@ async def submit(
     fingerprint = service.request_fingerprint(body) if idempotency_key is not None else b""
     job = JobRecord(**service.new_job_columns(principal, body, idempotency_key, fingerprint))
     actor_kind, _ = principal.actor
-    row = await pool.fetchrow(
-        SUBMIT_SQL,
-        principal.key_id,
-        job.tenant_id,
-        job.location_id,
-        job.station_id,
-        job.id,
-        job.document,
-        job.raw_data,
-        job.copies,
-        job.drawer_pulse,
-        job.idempotency_key,
-        job.request_hash,
-        job.created_at,
-        job.expires_at,
-        uuid.uuid4(),
-        actor_kind.value,
+    document = None if job.document is None else json_codec.dumps(job.document)
+    row = await _batcher(db, pool, "submissions").submit(
+        (
+            principal.key_id,
+            job.tenant_id,
+            job.location_id,
+            job.station_id,
+            job.id,
+            document,
+            job.raw_data,
+            job.copies,
+            job.drawer_pulse,
+            job.idempotency_key,
+            job.request_hash,
+            job.created_at,
+            job.expires_at,
+            uuid.uuid4(),
+            actor_kind.value,
+        )
     )
     assert row is not None
     if not row["key_active"]:
@@ -379,6 +430,14 @@ async def _report_one(pool: HotPool, args: Args) -> Any:
     return await pool.fetchrow(REPORT_SQL, *args)
 
 
+async def _submit_one(pool: HotPool, args: Args) -> Any:
+    return await pool.fetchrow(SUBMIT_SQL, *args)
+
+
+def submit_batcher(pool: HotPool) -> StatementBatcher:
+    return StatementBatcher(pool, _submit_one, SUBMIT_BATCH_SQL)
+
+
 def claim_batcher(pool: HotPool) -> StatementBatcher:
     return StatementBatcher(pool, _claim_one, CLAIM_BATCH_SQL)
 
@@ -390,7 +449,11 @@ def report_batcher(pool: HotPool) -> StatementBatcher:
 def _batcher(db: Database, pool: HotPool, kind: str) -> StatementBatcher:
     batcher = db.hot_helpers.get(kind)
     if not isinstance(batcher, StatementBatcher) or batcher.pool is not pool:
-        make = claim_batcher if kind == "claims" else report_batcher
+        make = {
+            "claims": claim_batcher,
+            "reports": report_batcher,
+            "submissions": submit_batcher,
+        }[kind]
         batcher = db.hot_helpers[kind] = make(pool)
     return batcher
 

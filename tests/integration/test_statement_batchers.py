@@ -20,10 +20,12 @@ from app.models import JobStatus
 from app.print_jobs.hot_path import (
     CLAIM_BATCH_SQL,
     REPORT_BATCH_SQL,
+    SUBMIT_BATCH_SQL,
     Args,
     claim_batcher,
     job_of,
     report_batcher,
+    submit_batcher,
 )
 
 pytestmark = pytest.mark.postgres
@@ -37,7 +39,8 @@ class CountingPool(HotPool):
         self.statements: list[str] = []
 
     async def _call(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
-        self.statements.append("batch" if query in (REPORT_BATCH_SQL, CLAIM_BATCH_SQL) else "one")
+        batches = (REPORT_BATCH_SQL, CLAIM_BATCH_SQL, SUBMIT_BATCH_SQL)
+        self.statements.append("batch" if query in batches else "one")
         return await super()._call(method, query, args)
 
 
@@ -188,5 +191,74 @@ async def test_claims_in_one_batch_keep_one_winner_and_each_devices_scope(
             "SELECT count(*) FROM job_events WHERE job_id = $1 AND to_status = 'sent'", contested
         )
         assert events == 1
+    finally:
+        await pool.close()
+
+
+async def test_submissions_in_one_batch_are_checked_row_by_row(postgres_url: str) -> None:
+    dsn = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+    now = datetime.now(UTC)
+    tenant, location, station = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    key, revoked = uuid.uuid4(), uuid.uuid4()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("INSERT INTO tenants VALUES ($1, 'T', $2)", tenant, now)
+        await conn.execute("INSERT INTO locations VALUES ($1, $2, 'L', $3)", location, tenant, now)
+        await conn.execute(
+            "INSERT INTO stations VALUES ($1, $2, $3, 'S', 80, $4)", station, tenant, location, now
+        )
+        await conn.execute(
+            "INSERT INTO devices (id, tenant_id, location_id, station_id, name, kind,"
+            " token_hash, epoch, online, paired_at)"
+            " VALUES ($1, $2, $3, $4, 'D', 'agent', $5, 1, true, $6)",
+            uuid.uuid4(), tenant, location, station, uuid.uuid4().bytes, now,
+        )  # fmt: skip
+        for key_id, revoked_at in ((key, None), (revoked, now)):
+            await conn.execute(
+                "INSERT INTO api_keys VALUES ($1, $2, 'K', 'pos', $3, $4, $5)",
+                key_id, tenant, uuid.uuid4().bytes, now, revoked_at,
+            )  # fmt: skip
+    finally:
+        await conn.close()
+
+    def submission(
+        key_id: uuid.UUID = key,
+        at: uuid.UUID = location,
+        to_station: uuid.UUID | None = None,
+        idempotency_key: str | None = None,
+    ) -> Args:
+        at_time = datetime.now(UTC)
+        return (
+            key_id, tenant, at, to_station, uuid.uuid4(), '{"blocks": []}', None, 1, False,
+            idempotency_key, b"h" * 32 if idempotency_key else None, at_time,
+            at_time + timedelta(hours=1), uuid.uuid4(), "api_key",
+        )  # fmt: skip
+
+    pool = CountingPool(dsn)
+    try:
+        batcher = submit_batcher(pool)
+        inputs = [
+            submission(),  # these two go at once ...
+            submission(),
+            submission(),  # ... the rest share one statement
+            submission(to_station=station),
+            submission(at=uuid.uuid4()),  # no such location
+            submission(key_id=revoked),
+            submission(idempotency_key="k"),
+            submission(idempotency_key="k"),  # the same key: not written again
+        ]
+        rows = await asyncio.gather(*(batcher.submit(i) for i in inputs))
+        assert pool.statements == ["one", "one", "batch"]
+        assert [r["inserted"] for r in rows] == [True, True, True, True, False, False, True, False]
+        assert rows[3]["station_bridge_online"] and not rows[2]["station_bridge_online"]
+        assert not rows[4]["location_found"] and rows[4]["key_active"]
+        assert not rows[5]["key_active"]
+        written = {r["id"] for r in await pool.fetch("SELECT id FROM print_jobs")}
+        expected = {i[4] for i, r in zip(inputs, rows, strict=True) if r["inserted"]}
+        assert expected <= written and inputs[7][4] not in written
+        events = await pool.fetchval(
+            "SELECT count(*) FROM job_events WHERE job_id = ANY($1::uuid[])", list(expected)
+        )
+        assert events == len(expected)  # one history row per job written, none for the others
     finally:
         await pool.close()
