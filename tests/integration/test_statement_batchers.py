@@ -22,6 +22,7 @@ from app.print_jobs.hot_path import (
     REPORT_BATCH_SQL,
     SUBMIT_BATCH_SQL,
     Args,
+    StatementBatcher,
     claim_batcher,
     job_of,
     report_batcher,
@@ -29,6 +30,9 @@ from app.print_jobs.hot_path import (
 )
 
 pytestmark = pytest.mark.postgres
+
+FIRST_ALONE = ["one"] * StatementBatcher.MAX_FLIGHTS
+assert StatementBatcher.MAX_FLIGHTS <= 2  # the tests queue two before the batch they check
 
 
 class CountingPool(HotPool):
@@ -92,8 +96,8 @@ async def test_concurrent_reports_share_statements_and_get_their_own_rows(setup:
     jobs = [job_of(r) for r in rows]  # a batch's answer reads as a single report's row
     assert [j.id for j in jobs] == setup.jobs
     assert all(j.status is JobStatus.PRINTED for j in jobs)
-    # Two go at once (MAX_FLIGHTS), the other ten wait and share the next statement.
-    assert setup.pool.statements == ["one", "one", "batch"]
+    # The first MAX_FLIGHTS go at once, the others wait and share the next statement.
+    assert setup.pool.statements == [*FIRST_ALONE, "batch"]
     events = await setup.pool.fetchval(
         "SELECT count(*) FROM job_events WHERE job_id = ANY($1::uuid[]) AND to_status = 'printed'",
         setup.jobs,
@@ -172,14 +176,14 @@ async def test_claims_in_one_batch_keep_one_winner_and_each_devices_scope(
     try:
         batcher = claim_batcher(pool)
         rows = await asyncio.gather(
-            batcher.submit(claim(fillers[0], a, None)),  # these two go at once ...
+            batcher.submit(claim(fillers[0], a, None)),  # at least the first goes at once ...
             batcher.submit(claim(fillers[1], b, None)),
             batcher.submit(claim(contested, a, None)),  # ... the rest share one statement
             batcher.submit(claim(contested, b, None)),
             batcher.submit(claim(station_job, a, None)),  # its station's bridge is online
             batcher.submit(claim(station_job, s, station)),
         )
-        assert pool.statements == ["one", "one", "batch"]
+        assert pool.statements == [*FIRST_ALONE, "batch"]
         assert [r is not None for r in rows[:2]] == [True, True]
         (winner,) = [r for r in rows[2:4] if r is not None]
         assert winner["claimed_by"] in (a, b) and job_of(winner).id == contested
@@ -238,7 +242,7 @@ async def test_submissions_in_one_batch_are_checked_row_by_row(postgres_url: str
     try:
         batcher = submit_batcher(pool)
         inputs = [
-            submission(),  # these two go at once ...
+            submission(),  # at least the first goes at once ...
             submission(),
             submission(),  # ... the rest share one statement
             submission(to_station=station),
@@ -248,7 +252,7 @@ async def test_submissions_in_one_batch_are_checked_row_by_row(postgres_url: str
             submission(idempotency_key="k"),  # the same key: not written again
         ]
         rows = await asyncio.gather(*(batcher.submit(i) for i in inputs))
-        assert pool.statements == ["one", "one", "batch"]
+        assert pool.statements == [*FIRST_ALONE, "batch"]
         assert [r["inserted"] for r in rows] == [True, True, True, True, False, False, True, False]
         assert rows[3]["station_bridge_online"] and not rows[2]["station_bridge_online"]
         assert not rows[4]["location_found"] and rows[4]["key_active"]
