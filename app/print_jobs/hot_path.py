@@ -250,13 +250,14 @@ class StatementBatcher:
     """Submissions, claims or reports (one batcher each) that arrive while others of their
     kind are being written share the next statement.
 
-    Each is one statement; hundreds a second means hundreds of round trips, and on a small machine waking PostgreSQL for each costs more of the server's CPU
-    than the rest of the work. They queue here; while fewer than ``MAX_FLIGHTS`` statements
-    are out, the queue goes at once, so a lone one waits for nothing and a busy server sends
-    them in batches (the batch statement has the same conditions per row and one commit).
-    Each gets its own answer: its updated row, or None (refused: the caller asks why, as
-    before). A batch that PostgreSQL refuses as a whole is retried one at a time, so one bad
-    input cannot fail the others."""
+    Each is one statement; hundreds a second means hundreds of round trips, and on a small
+    machine waking PostgreSQL for each costs more of the server's CPU than the rest of the
+    work. They queue here; while fewer than ``MAX_FLIGHTS`` statements are out, the queue goes
+    at once, so a lone one waits for nothing and a busy server sends them in batches (the
+    batch statement has the same conditions per row and one commit). Each gets its own
+    answer: its row, or None (a claim or report refused: the caller asks why, as before). A
+    batch that PostgreSQL refuses as a whole is retried one at a time, so one bad input cannot
+    fail the others."""
 
     # One statement of a kind out at a time: the bench's closed loop, alternated three times,
     # did 937 jobs/s on average at 0.70-0.72 ms of API CPU per job with one, 890 at 0.76-0.80

@@ -48,6 +48,56 @@ class CountingPool(HotPool):
         return await super()._call(method, query, args)
 
 
+async def _place(
+    conn: asyncpg.Connection,
+    tenant: uuid.UUID,
+    location: uuid.UUID,
+    station: uuid.UUID | None = None,
+) -> None:
+    now = datetime.now(UTC)
+    await conn.execute("INSERT INTO tenants VALUES ($1, 'T', $2)", tenant, now)
+    await conn.execute("INSERT INTO locations VALUES ($1, $2, 'L', $3)", location, tenant, now)
+    if station is not None:
+        await conn.execute(
+            "INSERT INTO stations VALUES ($1, $2, $3, 'S', 80, $4)", station, tenant, location, now
+        )
+
+
+async def _device(
+    conn: asyncpg.Connection,
+    device: uuid.UUID,
+    tenant: uuid.UUID,
+    location: uuid.UUID,
+    station: uuid.UUID | None = None,
+    epoch: int = 1,
+) -> None:
+    await conn.execute(
+        "INSERT INTO devices (id, tenant_id, location_id, station_id, name, kind, token_hash,"
+        " epoch, online, paired_at) VALUES ($1, $2, $3, $4, 'D', 'agent', $5, $6, true, $7)",
+        device, tenant, location, station, uuid.uuid4().bytes, epoch, datetime.now(UTC),
+    )  # fmt: skip
+
+
+async def _job(
+    conn: asyncpg.Connection,
+    job: uuid.UUID,
+    tenant: uuid.UUID,
+    location: uuid.UUID,
+    station: uuid.UUID | None = None,
+    claimed_by: uuid.UUID | None = None,
+    epoch: int | None = None,
+) -> None:
+    """A pending job, or one ``sent`` to ``claimed_by`` at ``epoch``."""
+    now = datetime.now(UTC)
+    await conn.execute(
+        "INSERT INTO print_jobs (id, tenant_id, location_id, station_id, status, copies,"
+        " drawer_pulse, claimed_by, epoch, created_at, updated_at, expires_at)"
+        " VALUES ($1, $2, $3, $4, $5, 1, false, $6, $7, $8, $8, $9)",
+        job, tenant, location, station, "pending" if claimed_by is None else "sent",
+        claimed_by, epoch, now, now + timedelta(hours=1),
+    )  # fmt: skip
+
+
 @dataclass
 class Setup:
     pool: CountingPool
@@ -59,25 +109,14 @@ class Setup:
 @pytest.fixture
 async def setup(postgres_url: str) -> AsyncIterator[Setup]:
     dsn = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
-    now = datetime.now(UTC)
     tenant, location, device = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     jobs = [uuid.uuid4() for _ in range(12)]
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("INSERT INTO tenants VALUES ($1, 'T', $2)", tenant, now)
-        await conn.execute("INSERT INTO locations VALUES ($1, $2, 'L', $3)", location, tenant, now)
-        await conn.execute(
-            "INSERT INTO devices (id, tenant_id, location_id, name, kind, token_hash, epoch,"
-            " online, paired_at) VALUES ($1, $2, $3, 'D', 'agent', $4, 5, true, $5)",
-            device, tenant, location, uuid.uuid4().bytes, now,
-        )  # fmt: skip
+        await _place(conn, tenant, location)
+        await _device(conn, device, tenant, location, epoch=5)
         for job in jobs:
-            await conn.execute(
-                "INSERT INTO print_jobs (id, tenant_id, location_id, status, copies,"
-                " drawer_pulse, claimed_by, epoch, created_at, updated_at, expires_at)"
-                " VALUES ($1, $2, $3, 'sent', 1, false, $4, 5, $5, $5, $6)",
-                job, tenant, location, device, now, now + timedelta(hours=1),
-            )  # fmt: skip
+            await _job(conn, job, tenant, location, claimed_by=device, epoch=5)
     finally:
         await conn.close()
     pool = CountingPool(dsn)
@@ -137,33 +176,17 @@ async def test_claims_in_one_batch_keep_one_winner_and_each_devices_scope(
     postgres_url: str,
 ) -> None:
     dsn = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
-    now = datetime.now(UTC)
     tenant, location, station = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     a, b, s = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()  # two location bridges, a station's
     fillers, contested, station_job = [uuid.uuid4(), uuid.uuid4()], uuid.uuid4(), uuid.uuid4()
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("INSERT INTO tenants VALUES ($1, 'T', $2)", tenant, now)
-        await conn.execute("INSERT INTO locations VALUES ($1, $2, 'L', $3)", location, tenant, now)
-        await conn.execute(
-            "INSERT INTO stations VALUES ($1, $2, $3, 'S', 80, $4)", station, tenant, location, now
-        )
+        await _place(conn, tenant, location, station)
         for device, device_station in ((a, None), (b, None), (s, station)):
-            await conn.execute(
-                "INSERT INTO devices (id, tenant_id, location_id, station_id, name, kind,"
-                " token_hash, epoch, online, paired_at)"
-                " VALUES ($1, $2, $3, $4, 'D', 'agent', $5, 1, true, $6)",
-                device, tenant, location, device_station, uuid.uuid4().bytes, now,
-            )  # fmt: skip
-        for job, job_station in [(j, None) for j in (*fillers, contested)] + [
-            (station_job, station)
-        ]:
-            await conn.execute(
-                "INSERT INTO print_jobs (id, tenant_id, location_id, station_id, status, copies,"
-                " drawer_pulse, created_at, updated_at, expires_at)"
-                " VALUES ($1, $2, $3, $4, 'pending', 1, false, $5, $5, $6)",
-                job, tenant, location, job_station, now, now + timedelta(hours=1),
-            )  # fmt: skip
+            await _device(conn, device, tenant, location, device_station)
+        for job in (*fillers, contested):
+            await _job(conn, job, tenant, location)
+        await _job(conn, station_job, tenant, location, station)
     finally:
         await conn.close()
 
@@ -206,17 +229,8 @@ async def test_submissions_in_one_batch_are_checked_row_by_row(postgres_url: str
     key, revoked = uuid.uuid4(), uuid.uuid4()
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("INSERT INTO tenants VALUES ($1, 'T', $2)", tenant, now)
-        await conn.execute("INSERT INTO locations VALUES ($1, $2, 'L', $3)", location, tenant, now)
-        await conn.execute(
-            "INSERT INTO stations VALUES ($1, $2, $3, 'S', 80, $4)", station, tenant, location, now
-        )
-        await conn.execute(
-            "INSERT INTO devices (id, tenant_id, location_id, station_id, name, kind,"
-            " token_hash, epoch, online, paired_at)"
-            " VALUES ($1, $2, $3, $4, 'D', 'agent', $5, 1, true, $6)",
-            uuid.uuid4(), tenant, location, station, uuid.uuid4().bytes, now,
-        )  # fmt: skip
+        await _place(conn, tenant, location, station)
+        await _device(conn, uuid.uuid4(), tenant, location, station)
         for key_id, revoked_at in ((key, None), (revoked, now)):
             await conn.execute(
                 "INSERT INTO api_keys VALUES ($1, $2, 'K', 'pos', $3, $4, $5)",
