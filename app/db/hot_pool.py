@@ -170,6 +170,4 @@ class HotPool:
 
     def _wake_all(self) -> None:
         while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # they find the pool closed
+            self._wake_one()  # they find the pool closed

@@ -7,6 +7,10 @@ still active, location and station of the tenant, is the station's bridge online
 same statement. That is one round trip and one commit where the general path needs BEGIN,
 two or three statements and COMMIT, each through the ORM.
 
+Under load, writes of one kind that arrive while one of theirs is out share the next
+statement (``app.db.statement_batcher``; the ``*_BATCH_SQL`` statements here state the same
+conditions row by row), so a busy server pays one round trip and one commit for several jobs.
+
 The guarantees are the general path's, stated in the same SQL terms as
 ``app.print_jobs.repository``: the claim is one conditional UPDATE on status, expiry, tenant,
 the device's scope and its current epoch; a report is fenced by the claimer and its epoch.
@@ -18,18 +22,16 @@ Idempotency-Key was seen before (to answer with the first job). On SQLite, or wi
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-
-import asyncpg
 
 from app import json_codec
 from app.auth.principals import DeviceScope, Principal
 from app.db import Database, utcnow
 from app.db.hot_pool import HotPool
+from app.db.statement_batcher import Args, StatementBatcher
 from app.errors import AlreadyClaimed, NotFound, StaleEpoch, Unauthorized
 from app.events import JobChanged
 from app.models import JobStatus
@@ -243,98 +245,6 @@ WITH input AS (
 SELECT {JOB_COLUMNS}, ord FROM job
 """  # noqa: S608 (built from constants; every value is bound as $n)
 
-Args = tuple[Any, ...]
-
-
-class StatementBatcher:
-    """Submissions, claims or reports (one batcher each) that arrive while others of their
-    kind are being written share the next statement.
-
-    Each is one statement; hundreds a second means hundreds of round trips, and on a small
-    machine waking PostgreSQL for each costs more of the server's CPU than the rest of the
-    work. They queue here; while fewer than ``MAX_FLIGHTS`` statements are out, the queue goes
-    at once, so a lone one waits for nothing and a busy server sends them in batches (the
-    batch statement has the same conditions per row and one commit). Each gets its own
-    answer: its row, or None (a claim or report refused: the caller asks why, as before). A
-    batch that PostgreSQL refuses as a whole is retried one at a time, so one bad input cannot
-    fail the others."""
-
-    # One statement of a kind out at a time: the bench's closed loop, alternated three times,
-    # did 937 jobs/s on average at 0.70-0.72 ms of API CPU per job with one, 890 at 0.76-0.80
-    # with two, and 828 at 0.83-0.89 with four (fewer, larger batches win).
-    MAX_FLIGHTS = 1
-    MAX_BATCH = 64
-
-    def __init__(
-        self, pool: HotPool, one: Callable[[HotPool, Args], Awaitable[Any]], many_sql: str
-    ) -> None:
-        self.pool = pool
-        self._one_statement = one
-        self._many_sql = many_sql
-        self.queue: list[tuple[Args, asyncio.Future[Any]]] = []
-        self.flights = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def submit(self, args: Args) -> Any:
-        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.queue.append((args, answer))
-        self._launch()
-        return await answer
-
-    def _launch(self) -> None:
-        while self.queue and self.flights < self.MAX_FLIGHTS:
-            batch, self.queue = self.queue[: self.MAX_BATCH], self.queue[self.MAX_BATCH :]
-            self.flights += 1
-            # Its own task: a caller cancelled while waiting does not strand the others.
-            task = asyncio.ensure_future(self._fly(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _fly(self, batch: list[tuple[Args, asyncio.Future[Any]]]) -> None:
-        try:
-            if len(batch) == 1:
-                await self._one(*batch[0])
-            else:
-                await self._many(batch)
-        finally:
-            self.flights -= 1
-            self._launch()
-
-    async def _one(self, args: Args, answer: asyncio.Future[Any]) -> None:
-        try:
-            row = await self._one_statement(self.pool, args)
-        except BaseException as exc:
-            if not answer.done():
-                answer.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        if not answer.done():
-            answer.set_result(row)
-
-    async def _many(self, batch: list[tuple[Args, asyncio.Future[Any]]]) -> None:
-        columns = list(zip(*(args for args, _ in batch), strict=True))
-        try:
-            rows = await self.pool.fetch(self._many_sql, *columns, list(range(len(batch))))
-        except asyncpg.PostgresError:
-            for args, answer in batch:  # find the one PostgreSQL refuses; the others go
-                await self._one(args, answer)
-            return
-        except BaseException as exc:
-            for _, answer in batch:
-                if not answer.done():
-                    answer.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        by_ord = {}
-        for row in rows:
-            values = dict(row)
-            by_ord[values.pop("ord")] = values  # the job's columns, as a single report's row
-        for i, (_, answer) in enumerate(batch):
-            if not answer.done():
-                answer.set_result(by_ord.get(i))
-
 
 def job_of(row: Any) -> JobRecord:
     values = dict(row)
@@ -354,7 +264,7 @@ async def submit(
     job = JobRecord(**service.new_job_columns(principal, body, idempotency_key, fingerprint))
     actor_kind, _ = principal.actor
     document = None if job.document is None else json_codec.dumps(job.document)
-    row = await _batcher(db, pool, "submissions").submit(
+    row = await _batchers(db, pool).submissions.submit(
         (
             principal.key_id,
             job.tenant_id,
@@ -449,16 +359,23 @@ def report_batcher(pool: HotPool) -> StatementBatcher:
     return StatementBatcher(pool, _report_one, REPORT_BATCH_SQL)
 
 
-def _batcher(db: Database, pool: HotPool, kind: str) -> StatementBatcher:
-    batcher = db.hot_helpers.get(kind)
-    if not isinstance(batcher, StatementBatcher) or batcher.pool is not pool:
-        make = {
-            "claims": claim_batcher,
-            "reports": report_batcher,
-            "submissions": submit_batcher,
-        }[kind]
-        batcher = db.hot_helpers[kind] = make(pool)
-    return batcher
+@dataclass(frozen=True)
+class _Batchers:
+    """One batcher per kind of write, for one pool (kept on the ``Database``)."""
+
+    pool: HotPool
+    submissions: StatementBatcher
+    claims: StatementBatcher
+    reports: StatementBatcher
+
+
+def _batchers(db: Database, pool: HotPool) -> _Batchers:
+    batchers = db.hot_helpers.get("batchers")
+    if not isinstance(batchers, _Batchers) or batchers.pool is not pool:
+        batchers = db.hot_helpers["batchers"] = _Batchers(
+            pool, submit_batcher(pool), claim_batcher(pool), report_batcher(pool)
+        )
+    return batchers
 
 
 async def update_from_device(
@@ -470,7 +387,7 @@ async def update_from_device(
         device = principal.require_device()
         now = utcnow()
         if body.status is JobStatus.SENT:
-            row = await _batcher(db, pool, "claims").submit(
+            row = await _batchers(db, pool).claims.submit(
                 (
                     job_id,
                     principal.tenant,
@@ -484,7 +401,7 @@ async def update_from_device(
                 )
             )
         else:
-            row = await _batcher(db, pool, "reports").submit(
+            row = await _batchers(db, pool).reports.submit(
                 (
                     job_id,
                     principal.tenant,

@@ -16,13 +16,12 @@ import asyncpg
 import pytest
 
 from app.db.hot_pool import HotPool
+from app.db.statement_batcher import Args, StatementBatcher
 from app.models import JobStatus
 from app.print_jobs.hot_path import (
     CLAIM_BATCH_SQL,
     REPORT_BATCH_SQL,
     SUBMIT_BATCH_SQL,
-    Args,
-    StatementBatcher,
     claim_batcher,
     job_of,
     report_batcher,
