@@ -1,15 +1,17 @@
 """Opportunistic batching of one-statement calls on the hot path's connections.
 
-``StatementBatcher`` knows nothing of jobs: it is given the single statement (a callable) and
-the batch statement (SQL over ``unnest`` of one array per parameter, plus ``ord``: each input's
-position, which every returned row carries back). ``app.print_jobs.hot_path`` holds the
-statements and one batcher per kind.
+``StatementBatcher`` knows nothing of jobs: it is given, for each kind of call it takes, the
+single statement (a callable) and its number of parameters, and one batch statement for all of
+its kinds (SQL over ``unnest`` of one array per parameter, kind after kind, each kind's arrays
+followed by ``ord``: each input's position in the batch, which every returned row carries
+back). ``app.print_jobs.hot_path`` holds the statements and the batchers.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -17,11 +19,21 @@ import asyncpg
 from app.db.hot_pool import HotPool
 
 Args = tuple[Any, ...]  # one statement's parameters, in order
+_Call = tuple[int, Args, "asyncio.Future[Any]"]  # kind, parameters, where the answer goes
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of call a batcher takes: its single statement, and how many parameters it has
+    (how many arrays it has in the batch statement, before its ``ord``)."""
+
+    one: Callable[[HotPool, Args], Awaitable[Any]]
+    arity: int
 
 
 class StatementBatcher:
-    """Calls of one kind (in ``app.print_jobs.hot_path``: submissions, claims, reports) that
-    arrive while others of their kind are being written share the next statement.
+    """Calls (in ``app.print_jobs.hot_path``: submissions; claims and reports, which share a
+    batcher) that arrive while others of the batcher are being written share the next statement.
 
     Each is one statement; hundreds a second means hundreds of round trips, and on a small
     machine waking PostgreSQL for each costs more of the server's CPU than the rest of the
@@ -38,19 +50,18 @@ class StatementBatcher:
     MAX_FLIGHTS = 1
     MAX_BATCH = 64
 
-    def __init__(
-        self, pool: HotPool, one: Callable[[HotPool, Args], Awaitable[Any]], many_sql: str
-    ) -> None:
+    def __init__(self, pool: HotPool, kinds: Sequence[Kind], many_sql: str) -> None:
         self.pool = pool
-        self._one_statement = one
+        self.kinds = tuple(kinds)
         self._many_sql = many_sql
-        self.queue: list[tuple[Args, asyncio.Future[Any]]] = []
+        self.queue: list[_Call] = []
         self.flights = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(self, args: Args) -> Any:
+    async def submit(self, args: Args, kind: int = 0) -> Any:
+        """``args`` for the single statement of ``kinds[kind]``; its row, or None."""
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.queue.append((args, answer))
+        self.queue.append((kind, args, answer))
         self._launch()
         return await answer
 
@@ -63,7 +74,7 @@ class StatementBatcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _fly(self, batch: list[tuple[Args, asyncio.Future[Any]]]) -> None:
+    async def _fly(self, batch: list[_Call]) -> None:
         try:
             if len(batch) == 1:
                 await self._one(*batch[0])
@@ -73,33 +84,45 @@ class StatementBatcher:
             self.flights -= 1
             self._launch()
 
-    async def _one(self, args: Args, answer: asyncio.Future[Any]) -> None:
+    async def _one(self, kind: int, args: Args, answer: asyncio.Future[Any]) -> None:
         try:
-            row = await self._one_statement(self.pool, args)
+            row = await self.kinds[kind].one(self.pool, args)
         except BaseException as exc:
             _fail([answer], exc)
             return
         if not answer.done():
             answer.set_result(row)
 
-    async def _many(self, batch: list[tuple[Args, asyncio.Future[Any]]]) -> None:
-        columns = list(zip(*(args for args, _ in batch), strict=True))
+    async def _many(self, batch: list[_Call]) -> None:
         try:
-            rows = await self.pool.fetch(self._many_sql, *columns, list(range(len(batch))))
+            rows = await self.pool.fetch(self._many_sql, *self._arrays(batch))
         except asyncpg.PostgresError:
-            for args, answer in batch:  # find the one PostgreSQL refuses; the others go
-                await self._one(args, answer)
+            for call in batch:  # find the one PostgreSQL refuses; the others go
+                await self._one(*call)
             return
         except BaseException as exc:
-            _fail([answer for _, answer in batch], exc)
+            _fail([answer for _, _, answer in batch], exc)
             return
         by_ord = {}
         for row in rows:
             values = dict(row)
             by_ord[values.pop("ord")] = values  # the columns a single call's row has
-        for i, (_, answer) in enumerate(batch):
+        for i, (_, _, answer) in enumerate(batch):
             if not answer.done():
                 answer.set_result(by_ord.get(i))
+
+    def _arrays(self, batch: list[_Call]) -> list[Sequence[Any]]:
+        """The batch statement's parameters: per kind, one array per parameter (empty when the
+        batch has none of that kind), then the batch positions of that kind's calls."""
+        arrays: list[Sequence[Any]] = []
+        for k, kind in enumerate(self.kinds):
+            positions = [i for i, (call_kind, _, _) in enumerate(batch) if call_kind == k]
+            if positions:
+                arrays += zip(*(batch[i][1] for i in positions), strict=True)
+            else:
+                arrays += [()] * kind.arity
+            arrays.append(positions)
+        return arrays
 
 
 def _fail(answers: list[asyncio.Future[Any]], exc: BaseException) -> None:

@@ -7,9 +7,11 @@ still active, location and station of the tenant, is the station's bridge online
 same statement. That is one round trip and one commit where the general path needs BEGIN,
 two or three statements and COMMIT, each through the ORM.
 
-Under load, writes of one kind that arrive while one of theirs is out share the next
-statement (``app.db.statement_batcher``; the ``*_BATCH_SQL`` statements here state the same
-conditions row by row), so a busy server pays one round trip and one commit for several jobs.
+Under load, writes that arrive while a statement of their batcher is out share the next one
+(``app.db.statement_batcher``): submissions have one batcher, claims and reports (both from
+bridges) another, so a claim and another job's report go in the same statement. The
+``*_BATCH_SQL`` statements here state the same conditions row by row, so a busy server pays
+one round trip and one commit for several jobs.
 
 The guarantees are the general path's, stated in the same SQL terms as
 ``app.print_jobs.repository``: the claim is one conditional UPDATE on status, expiry, tenant,
@@ -31,7 +33,7 @@ from app import json_codec
 from app.auth.principals import DeviceScope, Principal
 from app.db import Database, utcnow
 from app.db.hot_pool import HotPool
-from app.db.statement_batcher import Args, StatementBatcher
+from app.db.statement_batcher import Args, Kind, StatementBatcher
 from app.errors import AlreadyClaimed, NotFound, StaleEpoch, Unauthorized
 from app.events import JobChanged
 from app.models import JobStatus
@@ -190,44 +192,25 @@ SELECT * FROM job
 """  # noqa: S608 (built from constants; every value is bound as $n)
 assert sources_of(JobStatus.PRINTED) == sources_of(JobStatus.FAILED) == {JobStatus.SENT}
 
-# Several reports in one statement: REPORT_SQL's conditions, row by row. $1.. are arrays, one
-# element per report; ``ord`` says which report each updated row answers.
-REPORT_BATCH_SQL = f"""
-WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[],
-                         $6::text[], $7::timestamptz[], $8::uuid[], $9::int[])
-        AS i(job_id, tenant_id, device_id, epoch, status, error, at, event_id, ord)
-), job AS (
-    UPDATE print_jobs AS j
-    SET status = i.status, error = i.error, updated_at = i.at, lease_expires_at = NULL
-    FROM input AS i
-    WHERE j.id = i.job_id AND j.tenant_id = i.tenant_id AND j.status = 'sent'
-      AND j.claimed_by = i.device_id
-      AND EXISTS (SELECT 1 FROM devices d
-                  WHERE d.id = i.device_id AND d.epoch = i.epoch AND d.revoked_at IS NULL)
-    RETURNING {J_COLUMNS}, i.ord, i.event_id
-), event AS (
-    INSERT INTO job_events ({_EVENT_COLUMNS})
-    SELECT event_id, tenant_id, id, 'sent', status, 'device', claimed_by, error, updated_at
-    FROM job
-)
-SELECT {JOB_COLUMNS}, ord FROM job
-"""  # noqa: S608 (built from constants; every value is bound as $n)
-
-# Several claims in one statement: the claim's conditions, row by row, with the scope of each
-# row's device (a station bridge when its station is not NULL, else a location bridge). When
-# two rows claim the same job, PostgreSQL updates it once, for one of them: one claim wins.
-CLAIM_BATCH_SQL = f"""
-WITH input AS (
+# Claims and reports of several devices in one statement (a claim and another job's report
+# share it as readily as two claims): each row under its single statement's conditions.
+# $1-$10 the claims, one array per parameter of CLAIM_*_SQL and ``ord`` (each claim's position
+# in the batch, which its answer carries back); $11-$19 the reports, likewise for REPORT_SQL.
+# A claim takes a pending job and a report a sent one, so within the statement (one snapshot)
+# no job is both claimed and reported. A claim is scoped by each row's device: a station
+# bridge when its station is not NULL, else a location bridge. When two rows claim the same
+# job, PostgreSQL updates it once, for one of them: one claim wins.
+DEVICE_BATCH_SQL = f"""
+WITH claim_input AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::uuid[],
                          $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::uuid[], $10::int[])
         AS i(job_id, tenant_id, device_id, epoch, location_id, station_id, at, lease_until,
              event_id, ord)
-), job AS (
+), claimed AS (
     UPDATE print_jobs AS j
     SET status = 'sent', claimed_by = i.device_id, epoch = i.epoch, updated_at = i.at,
         lease_expires_at = i.lease_until
-    FROM input AS i
+    FROM claim_input AS i
     WHERE j.id = i.job_id AND j.tenant_id = i.tenant_id
       AND j.status IN {_in(sources_of(JobStatus.SENT))} AND j.expires_at > i.at
       AND ((i.station_id IS NOT NULL
@@ -237,12 +220,30 @@ WITH input AS (
       AND EXISTS (SELECT 1 FROM devices d
                   WHERE d.id = i.device_id AND d.epoch = i.epoch AND d.revoked_at IS NULL)
     RETURNING {J_COLUMNS}, i.ord, i.event_id
+), report_input AS (
+    SELECT * FROM unnest($11::uuid[], $12::uuid[], $13::uuid[], $14::bigint[], $15::text[],
+                         $16::text[], $17::timestamptz[], $18::uuid[], $19::int[])
+        AS i(job_id, tenant_id, device_id, epoch, status, error, at, event_id, ord)
+), reported AS (
+    UPDATE print_jobs AS j
+    SET status = i.status, error = i.error, updated_at = i.at, lease_expires_at = NULL
+    FROM report_input AS i
+    WHERE j.id = i.job_id AND j.tenant_id = i.tenant_id AND j.status = 'sent'
+      AND j.claimed_by = i.device_id
+      AND EXISTS (SELECT 1 FROM devices d
+                  WHERE d.id = i.device_id AND d.epoch = i.epoch AND d.revoked_at IS NULL)
+    RETURNING {J_COLUMNS}, i.ord, i.event_id
 ), event AS (
     INSERT INTO job_events ({_EVENT_COLUMNS})
     SELECT event_id, tenant_id, id, 'pending', 'sent', 'device', claimed_by, NULL, updated_at
-    FROM job
+    FROM claimed
+    UNION ALL
+    SELECT event_id, tenant_id, id, 'sent', status, 'device', claimed_by, error, updated_at
+    FROM reported
 )
-SELECT {JOB_COLUMNS}, ord FROM job
+SELECT {JOB_COLUMNS}, ord FROM claimed
+UNION ALL
+SELECT {JOB_COLUMNS}, ord FROM reported
 """  # noqa: S608 (built from constants; every value is bound as $n)
 
 
@@ -347,33 +348,35 @@ async def _submit_one(pool: HotPool, args: Args) -> Any:
     return await pool.fetchrow(SUBMIT_SQL, *args)
 
 
+SUBMISSION = Kind(_submit_one, arity=15)
+# The device batcher's two kinds, in DEVICE_BATCH_SQL's order.
+CLAIM, REPORT = 0, 1
+DEVICE_KINDS = (Kind(_claim_one, arity=9), Kind(_report_one, arity=8))
+
+
 def submit_batcher(pool: HotPool) -> StatementBatcher:
-    return StatementBatcher(pool, _submit_one, SUBMIT_BATCH_SQL)
+    return StatementBatcher(pool, [SUBMISSION], SUBMIT_BATCH_SQL)
 
 
-def claim_batcher(pool: HotPool) -> StatementBatcher:
-    return StatementBatcher(pool, _claim_one, CLAIM_BATCH_SQL)
-
-
-def report_batcher(pool: HotPool) -> StatementBatcher:
-    return StatementBatcher(pool, _report_one, REPORT_BATCH_SQL)
+def device_batcher(pool: HotPool) -> StatementBatcher:
+    """Claims and reports: both come from bridges, and they share statements."""
+    return StatementBatcher(pool, DEVICE_KINDS, DEVICE_BATCH_SQL)
 
 
 @dataclass(frozen=True)
 class _Batchers:
-    """One batcher per kind of write, for one pool (kept on the ``Database``)."""
+    """The batchers of one pool (kept on the ``Database``)."""
 
     pool: HotPool
     submissions: StatementBatcher
-    claims: StatementBatcher
-    reports: StatementBatcher
+    device_updates: StatementBatcher
 
 
 def _batchers(db: Database, pool: HotPool) -> _Batchers:
     batchers = db.hot_helpers.get("batchers")
     if not isinstance(batchers, _Batchers) or batchers.pool is not pool:
         batchers = db.hot_helpers["batchers"] = _Batchers(
-            pool, submit_batcher(pool), claim_batcher(pool), report_batcher(pool)
+            pool, submit_batcher(pool), device_batcher(pool)
         )
     return batchers
 
@@ -387,7 +390,7 @@ async def update_from_device(
         device = principal.require_device()
         now = utcnow()
         if body.status is JobStatus.SENT:
-            row = await _batchers(db, pool).claims.submit(
+            row = await _batchers(db, pool).device_updates.submit(
                 (
                     job_id,
                     principal.tenant,
@@ -398,10 +401,11 @@ async def update_from_device(
                     now,
                     now + timedelta(seconds=lease_s),
                     uuid.uuid4(),
-                )
+                ),
+                CLAIM,
             )
         else:
-            row = await _batchers(db, pool).reports.submit(
+            row = await _batchers(db, pool).device_updates.submit(
                 (
                     job_id,
                     principal.tenant,
@@ -411,7 +415,8 @@ async def update_from_device(
                     body.error,
                     now,
                     uuid.uuid4(),
-                )
+                ),
+                REPORT,
             )
         if row is not None:
             job = job_of(row)

@@ -1,7 +1,7 @@
-"""The claim and report batchers (app/print_jobs/hot_path.py) on real PostgreSQL: concurrent
-claims and reports share statements, each still gets its own answer under the same fence
-(one winner per job, the device's scope and epoch), and one PostgreSQL refuses does not fail
-the others."""
+"""The batchers (app/print_jobs/hot_path.py) on real PostgreSQL: concurrent submissions, and
+concurrent claims and reports (which share one batcher), share statements; each still gets its
+own answer under the same fence (one winner per job, the device's scope and epoch), and one
+PostgreSQL refuses does not fail the others."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from app.db.hot_pool import HotPool
 from app.db.statement_batcher import Args, StatementBatcher
 from app.models import JobStatus
 from app.print_jobs.hot_path import (
-    CLAIM_BATCH_SQL,
-    REPORT_BATCH_SQL,
+    CLAIM,
+    DEVICE_BATCH_SQL,
+    REPORT,
     SUBMIT_BATCH_SQL,
-    claim_batcher,
+    device_batcher,
     job_of,
-    report_batcher,
     submit_batcher,
 )
 
@@ -42,7 +42,7 @@ class CountingPool(HotPool):
         self.statements: list[str] = []
 
     async def _call(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
-        batches = (REPORT_BATCH_SQL, CLAIM_BATCH_SQL, SUBMIT_BATCH_SQL)
+        batches = (DEVICE_BATCH_SQL, SUBMIT_BATCH_SQL)
         self.statements.append("batch" if query in batches else "one")
         return await super()._call(method, query, args)
 
@@ -101,6 +101,7 @@ async def _job(
 class Setup:
     pool: CountingPool
     tenant: uuid.UUID
+    location: uuid.UUID
     device: uuid.UUID
     jobs: list[uuid.UUID]
 
@@ -119,7 +120,7 @@ async def setup(postgres_url: str) -> AsyncIterator[Setup]:
     finally:
         await conn.close()
     pool = CountingPool(dsn)
-    yield Setup(pool, tenant, device, jobs)
+    yield Setup(pool, tenant, location, device, jobs)
     await pool.close()
 
 
@@ -129,8 +130,8 @@ def _report(s: Setup, job: uuid.UUID, epoch: int = 5, error: str | None = None) 
 
 
 async def test_concurrent_reports_share_statements_and_get_their_own_rows(setup: Setup) -> None:
-    batcher = report_batcher(setup.pool)
-    rows = await asyncio.gather(*(batcher.submit(_report(setup, j)) for j in setup.jobs))
+    batcher = device_batcher(setup.pool)
+    rows = await asyncio.gather(*(batcher.submit(_report(setup, j), REPORT) for j in setup.jobs))
     jobs = [job_of(r) for r in rows]  # a batch's answer reads as a single report's row
     assert [j.id for j in jobs] == setup.jobs
     assert all(j.status is JobStatus.PRINTED for j in jobs)
@@ -144,7 +145,7 @@ async def test_concurrent_reports_share_statements_and_get_their_own_rows(setup:
 
 
 async def test_the_fence_holds_row_by_row_within_a_batch(setup: Setup) -> None:
-    batcher = report_batcher(setup.pool)
+    batcher = device_batcher(setup.pool)
     first, second, *rest = setup.jobs
     reports = [
         _report(setup, first),
@@ -152,7 +153,7 @@ async def test_the_fence_holds_row_by_row_within_a_batch(setup: Setup) -> None:
         _report(setup, second, epoch=4),  # a stale epoch: refused
         *(_report(setup, j, error="paper_out") for j in rest),
     ]
-    rows = await asyncio.gather(*(batcher.submit(r) for r in reports))
+    rows = await asyncio.gather(*(batcher.submit(r, REPORT) for r in reports))
     assert "batch" in setup.pool.statements
     assert sum(r is not None for r in rows[:2]) == 1
     assert rows[2] is None
@@ -162,13 +163,110 @@ async def test_the_fence_holds_row_by_row_within_a_batch(setup: Setup) -> None:
 
 
 async def test_a_report_postgresql_refuses_does_not_fail_the_others(setup: Setup) -> None:
-    batcher = report_batcher(setup.pool)
+    batcher = device_batcher(setup.pool)
     bad = _report(setup, setup.jobs[5], error="nul \x00 byte")  # text PostgreSQL cannot store
     reports = [_report(setup, j) for j in setup.jobs[:5]] + [bad]
-    results = await asyncio.gather(*(batcher.submit(r) for r in reports), return_exceptions=True)
+    results = await asyncio.gather(
+        *(batcher.submit(r, REPORT) for r in reports), return_exceptions=True
+    )
     assert all(not isinstance(r, BaseException) and r["status"] == "printed" for r in results[:5])
     assert isinstance(results[5], asyncpg.PostgresError)
     assert setup.pool.statements.count("batch") == 1  # refused whole, then one by one
+
+
+async def _pending_jobs(s: Setup, n: int) -> list[uuid.UUID]:
+    """``n`` more jobs of the setup's location, pending (the pool's statement count restarts)."""
+    jobs = [uuid.uuid4() for _ in range(n)]
+    for job in jobs:
+        await s.pool.fetchval(
+            "INSERT INTO print_jobs (id, tenant_id, location_id, status, copies, drawer_pulse,"
+            " created_at, updated_at, expires_at)"
+            " VALUES ($1, $2, $3, 'pending', 1, false, now(), now(), now() + interval '1 hour')",
+            job, s.tenant, s.location,
+        )  # fmt: skip
+    s.pool.statements.clear()
+    return jobs
+
+
+def _claim(s: Setup, job: uuid.UUID, epoch: int = 5) -> Args:
+    at = datetime.now(UTC)
+    lease = at + timedelta(seconds=60)
+    return (job, s.tenant, s.device, epoch, s.location, None, at, lease, uuid.uuid4())
+
+
+async def test_claims_and_reports_share_a_statement_each_under_its_own_fence(
+    setup: Setup,
+) -> None:
+    pending = await _pending_jobs(setup, 4)
+    sent = setup.jobs
+    batcher = device_batcher(setup.pool)
+    calls = [
+        (_report(setup, sent[0]), REPORT),  # at least the first goes at once ...
+        (_claim(setup, pending[0]), CLAIM),  # ... the rest share one statement
+        (_report(setup, sent[1]), REPORT),
+        (_claim(setup, pending[1]), CLAIM),
+        (_report(setup, sent[2], error="paper_out"), REPORT),
+        (_claim(setup, pending[2], epoch=4), CLAIM),  # stale epoch: refused
+        (_report(setup, sent[3], epoch=4), REPORT),  # stale epoch: refused
+        (_claim(setup, sent[4]), CLAIM),  # already sent: refused
+        (_report(setup, pending[3]), REPORT),  # not sent: refused ...
+        (_claim(setup, pending[3]), CLAIM),  # ... while its claim in the same batch wins
+    ]
+    rows = await asyncio.gather(*(batcher.submit(args, kind) for args, kind in calls))
+    assert setup.pool.statements == [*FIRST_ALONE, "batch"]
+    answers = [None if r is None else (job_of(r).id, job_of(r).status) for r in rows]
+    assert answers == [
+        (sent[0], JobStatus.PRINTED),
+        (pending[0], JobStatus.SENT),
+        (sent[1], JobStatus.PRINTED),
+        (pending[1], JobStatus.SENT),
+        (sent[2], JobStatus.FAILED),
+        None,
+        None,
+        None,
+        None,
+        (pending[3], JobStatus.SENT),
+    ]
+    assert rows[3] is not None and rows[3]["claimed_by"] == setup.device
+    assert rows[4] is not None and rows[4]["error"] == "paper_out"
+    statuses = dict(
+        await setup.pool.fetch(
+            "SELECT id, status FROM print_jobs WHERE id = ANY($1::uuid[])", [*pending, *sent[:5]]
+        )
+    )
+    assert [statuses[j] for j in pending] == ["sent", "sent", "pending", "sent"]
+    assert [statuses[j] for j in sent[:5]] == ["printed", "printed", "failed", "sent", "sent"]
+    events = await setup.pool.fetch(
+        "SELECT job_id, from_status, to_status FROM job_events WHERE job_id = ANY($1::uuid[])",
+        [*pending, *sent[:5]],
+    )  # one history row per change, none for a refusal
+    assert sorted((e["job_id"], e["from_status"], e["to_status"]) for e in events) == sorted(
+        [(j, "pending", "sent") for j in (pending[0], pending[1], pending[3])]
+        + [(sent[0], "sent", "printed"), (sent[1], "sent", "printed"), (sent[2], "sent", "failed")]
+    )
+
+
+async def test_a_mixed_batch_postgresql_refuses_is_retried_call_by_call(setup: Setup) -> None:
+    (pending,) = await _pending_jobs(setup, 1)
+    batcher = device_batcher(setup.pool)
+    calls = [
+        (_report(setup, setup.jobs[0]), REPORT),
+        (_claim(setup, pending), CLAIM),
+        (_report(setup, setup.jobs[1], error="nul \x00 byte"), REPORT),  # PostgreSQL refuses it
+        (_report(setup, setup.jobs[2]), REPORT),
+    ]
+    results = await asyncio.gather(
+        *(batcher.submit(args, kind) for args, kind in calls), return_exceptions=True
+    )
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    assert [(r["id"], r["status"]) for r in ok] == [
+        (setup.jobs[0], "printed"),
+        (pending, "sent"),
+        (setup.jobs[2], "printed"),
+    ]
+    assert isinstance(results[2], asyncpg.PostgresError)
+    # Refused whole, then each call alone with its own kind's statement.
+    assert setup.pool.statements == [*FIRST_ALONE, "batch", "one", "one", "one"]
 
 
 async def test_claims_in_one_batch_keep_one_winner_and_each_devices_scope(
@@ -196,14 +294,14 @@ async def test_claims_in_one_batch_keep_one_winner_and_each_devices_scope(
 
     pool = CountingPool(dsn)
     try:
-        batcher = claim_batcher(pool)
+        batcher = device_batcher(pool)
         rows = await asyncio.gather(
-            batcher.submit(claim(fillers[0], a, None)),  # at least the first goes at once ...
-            batcher.submit(claim(fillers[1], b, None)),
-            batcher.submit(claim(contested, a, None)),  # ... the rest share one statement
-            batcher.submit(claim(contested, b, None)),
-            batcher.submit(claim(station_job, a, None)),  # its station's bridge is online
-            batcher.submit(claim(station_job, s, station)),
+            batcher.submit(claim(fillers[0], a, None), CLAIM),  # at least the first goes at once
+            batcher.submit(claim(fillers[1], b, None), CLAIM),
+            batcher.submit(claim(contested, a, None), CLAIM),  # the rest share one statement
+            batcher.submit(claim(contested, b, None), CLAIM),
+            batcher.submit(claim(station_job, a, None), CLAIM),  # its station's bridge is online
+            batcher.submit(claim(station_job, s, station), CLAIM),
         )
         assert pool.statements == [*FIRST_ALONE, "batch"]
         assert [r is not None for r in rows[:2]] == [True, True]
