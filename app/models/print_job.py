@@ -38,9 +38,21 @@ class PrintJob(Base):
         ),
         # Listing and backlog: a location's jobs by status, oldest first.
         Index("ix_print_jobs_scope", "tenant_id", "location_id", "status", "created_at"),
-        # The sweeper's two scans.
-        Index("ix_print_jobs_status_expires", "status", "expires_at"),
-        Index("ix_print_jobs_status_lease", "status", "lease_expires_at"),
+        # The sweeper's two scans: pending jobs by expiry, sent jobs by lease. Partial, so they
+        # hold the jobs in flight, not the history, and a status change out of pending or
+        # sent adds no entry (migration 0003).
+        Index(
+            "ix_print_jobs_pending_expires",
+            "expires_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_print_jobs_sent_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'sent'"),
+            sqlite_where=text("status = 'sent'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

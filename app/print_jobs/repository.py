@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    insert,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from app.auth.principals import DeviceScope
@@ -241,11 +251,19 @@ async def cancel(tx: Tx, tenant_id: uuid.UUID, job_id: uuid.UUID, now: datetime)
     return rows[0] if rows else None
 
 
+def _status_is_constant(status: JobStatus) -> ColumnElement[bool]:
+    """``status = '<status>'`` with the value in the SQL text, not bound: the sweeper's partial
+    indexes (``WHERE status = 'pending'``, ``'sent'``) serve a statement only when its plan
+    can see the value, and a prepared statement's generic plan cannot see a bound one."""
+    return PrintJob.status == literal_column(f"'{status.value}'")
+
+
 async def expire_due(tx: Tx, now: datetime) -> Sequence[PrintJob]:
     """Pending jobs past ``expires_at`` become ``expired`` (every tenant: the sweeper's job)."""
+    (source,) = sources_of(JobStatus.EXPIRED)
     return await _update_returning(
         tx,
-        [PrintJob.status.in_(sources_of(JobStatus.EXPIRED)), PrintJob.expires_at <= now],
+        [_status_is_constant(source), PrintJob.expires_at <= now],
         {"status": JobStatus.EXPIRED, "updated_at": now},
     )
 
@@ -254,7 +272,7 @@ async def unconfirm_overdue(tx: Tx, now: datetime) -> Sequence[PrintJob]:
     """Claimed jobs whose lease passed without a report become ``unconfirmed``."""
     return await _update_returning(
         tx,
-        [PrintJob.status == JobStatus.SENT, PrintJob.lease_expires_at <= now],
+        [_status_is_constant(JobStatus.SENT), PrintJob.lease_expires_at <= now],
         {"status": JobStatus.UNCONFIRMED, "updated_at": now, "lease_expires_at": None},
     )
 
