@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Uuid
+from sqlalchemy import Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.types import utcnow
@@ -20,8 +20,11 @@ class JobEvent(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     # Not indexed on its own: every row of a tenant shares the key, and that index was a hot
     # spot on the delivery path (migration 0002); history is read by job (ix_job_events_job_at).
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
-    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("print_jobs.id"))
+    # Neither is a foreign key (migration 0004): a row is written only from its job's own row,
+    # in the statement or transaction that changes the job, and nothing deletes jobs or
+    # tenants; the checks cost a query and a lock on the tenant's row per history row.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid())
     from_status: Mapped[JobStatus | None] = mapped_column(str_enum(JobStatus), default=None)
     to_status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus))
     actor_kind: Mapped[ActorKind] = mapped_column(str_enum(ActorKind))

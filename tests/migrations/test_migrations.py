@@ -139,3 +139,75 @@ def test_postgres_idempotency_index_is_partial() -> None:
         _partial_idempotency_index(url)
     finally:
         databases.drop_postgres_database(url)
+
+
+async def _history_foreign_keys_and_rows(url: str) -> tuple[set[str], int]:
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.connect() as conn:
+            keys = await conn.run_sync(
+                lambda c: {fk["referred_table"] for fk in inspect(c).get_foreign_keys("job_events")}
+            )
+            from sqlalchemy import text
+
+            rows = (await conn.execute(text("SELECT count(*) FROM job_events"))).scalar()
+    finally:
+        await engine.dispose()
+    return keys, int(rows or 0)
+
+
+async def _write_history(url: str) -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    t, loc, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.begin() as conn:
+            tables = Base.metadata.tables
+            await conn.execute(tables["tenants"].insert().values(id=t, name="T", created_at=now))
+            await conn.execute(
+                tables["locations"].insert().values(id=loc, tenant_id=t, name="L", created_at=now)
+            )
+            job = _job(t, loc, None, now)
+            await conn.execute(job)
+            job_id = job.compile().params["id"]
+            await conn.execute(
+                tables["job_events"]
+                .insert()
+                .values(
+                    id=uuid.uuid4(),
+                    tenant_id=t,
+                    job_id=job_id,
+                    to_status="pending",
+                    actor_kind="pos",
+                    at=now,
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+def _history_loses_its_foreign_keys(url: str) -> None:
+    """0004 drops job_events' two foreign keys and keeps its rows; downgrading restores them."""
+    migrate.upgrade(url, "0003")
+    asyncio.run(_write_history(url))
+    assert asyncio.run(_history_foreign_keys_and_rows(url)) == ({"tenants", "print_jobs"}, 1)
+    migrate.upgrade(url, "0004")
+    assert asyncio.run(_history_foreign_keys_and_rows(url)) == (set(), 1)
+    migrate.downgrade(url, "0003")
+    assert asyncio.run(_history_foreign_keys_and_rows(url)) == ({"tenants", "print_jobs"}, 1)
+
+
+def test_sqlite_history_loses_its_foreign_keys(tmp_path: Path) -> None:
+    _history_loses_its_foreign_keys(f"sqlite:///{tmp_path / 'h.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_history_loses_its_foreign_keys() -> None:
+    databases.require_service("PostgreSQL", databases.postgres_reachable())
+    url = databases.create_postgres_database()
+    try:
+        _history_loses_its_foreign_keys(url)
+    finally:
+        databases.drop_postgres_database(url)
