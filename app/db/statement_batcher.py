@@ -1,16 +1,17 @@
 """Opportunistic batching of one-statement calls on the hot path's connections.
 
 ``StatementBatcher`` knows nothing of jobs: it is given, for each kind of call it takes, the
-single statement (a callable) and its number of parameters, and one batch statement for all of
-its kinds (SQL over ``unnest`` of one array per parameter, kind after kind, each kind's arrays
-followed by ``ord``: each input's position in the batch, which every returned row carries
-back). ``app.print_jobs.hot_path`` holds the statements and the batchers.
+single statement (a callable) and its number of parameters, and the batch statements: one for
+each combination of kinds a batch can hold (SQL over ``unnest`` of one array per parameter,
+kind after kind, each kind's arrays followed by ``ord``: each input's position in the batch,
+which every returned row carries back). ``app.print_jobs.hot_path`` holds the statements and
+the batchers.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,10 +51,14 @@ class StatementBatcher:
     MAX_FLIGHTS = 1
     MAX_BATCH = 64
 
-    def __init__(self, pool: HotPool, kinds: Sequence[Kind], many_sql: str) -> None:
+    def __init__(
+        self, pool: HotPool, kinds: Sequence[Kind], many_sql: Mapping[tuple[Kind, ...], str]
+    ) -> None:
+        """``many_sql``: the batch statement for each combination of kinds (in ``kinds``'
+        order) a batch may hold; a batch of one kind need not pay for the others' SQL."""
         self.pool = pool
         self.kinds = tuple(kinds)
-        self._many_sql = many_sql
+        self._many_sql = dict(many_sql)
         self.queue: list[_Call] = []
         self.flights = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -95,7 +100,7 @@ class StatementBatcher:
 
     async def _many(self, batch: list[_Call]) -> None:
         try:
-            rows = await self.pool.fetch(self._many_sql, *self._arrays(batch))
+            rows = await self.pool.fetch(*self._statement(batch))
         except asyncpg.PostgresError:
             for call in batch:  # find the one PostgreSQL refuses; the others go
                 await self._one(*call)
@@ -111,18 +116,18 @@ class StatementBatcher:
             if not answer.done():
                 answer.set_result(by_ord.get(i))
 
-    def _arrays(self, batch: list[_Call]) -> list[Sequence[Any]]:
-        """The batch statement's parameters: per kind, one array per parameter (empty when the
-        batch has none of that kind), then the batch positions of that kind's calls."""
+    def _statement(self, batch: list[_Call]) -> tuple[Any, ...]:
+        """The batch statement for the kinds in ``batch``, and its parameters: per kind
+        present, one array per parameter, then the batch positions of that kind's calls."""
+        present: list[Kind] = []
         arrays: list[Sequence[Any]] = []
         for k, kind in enumerate(self.kinds):
             positions = [i for i, (call_kind, _, _) in enumerate(batch) if call_kind == k]
             if positions:
+                present.append(kind)
                 arrays += zip(*(batch[i][1] for i in positions), strict=True)
-            else:
-                arrays += [()] * kind.arity
-            arrays.append(positions)
-        return arrays
+                arrays.append(positions)
+        return (self._many_sql[tuple(present)], *arrays)
 
 
 def _fail(answers: list[asyncio.Future[Any]], exc: BaseException) -> None:

@@ -192,18 +192,23 @@ SELECT * FROM job
 """  # noqa: S608 (built from constants; every value is bound as $n)
 assert sources_of(JobStatus.PRINTED) == sources_of(JobStatus.FAILED) == {JobStatus.SENT}
 
-# Claims and reports of several devices in one statement (a claim and another job's report
-# share it as readily as two claims): each row under its single statement's conditions.
-# $1-$10 the claims, one array per parameter of CLAIM_*_SQL and ``ord`` (each claim's position
-# in the batch, which its answer carries back); $11-$19 the reports, likewise for REPORT_SQL.
-# A claim takes a pending job and a report a sent one, so within the statement (one snapshot)
-# no job is both claimed and reported. A claim is scoped by each row's device: a station
-# bridge when its station is not NULL, else a location bridge. When two rows claim the same
-# job, PostgreSQL updates it once, for one of them: one claim wins.
-DEVICE_BATCH_SQL = f"""
-WITH claim_input AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::uuid[],
-                         $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::uuid[], $10::int[])
+
+# Claims and reports of several devices in batch statements: each row under its single
+# statement's conditions. A claim batch's parameters are one array per parameter of
+# CLAIM_*_SQL plus ``ord`` (each claim's position in the batch, which its answer carries
+# back); a report batch's likewise for REPORT_SQL. A batch of claims and reports together is
+# one statement with both (DEVICE_BATCH_SQL: the claims' arrays, then the reports'): a claim
+# takes a pending job and a report a sent one, so within the statement (one snapshot) no job
+# is both claimed and reported. A batch of one kind uses its kind's statement: PostgreSQL sets
+# up every part of a plan for each execution, used or not. A claim is scoped by each row's
+# device: a station bridge when its station is not NULL, else a location bridge. When two rows
+# claim the same job, PostgreSQL updates it once, for one of them: one claim wins.
+def _claim_batch_ctes(first: int) -> str:
+    p = [f"${first + i}" for i in range(10)]
+    return f"""claim_input AS (
+    SELECT * FROM unnest({p[0]}::uuid[], {p[1]}::uuid[], {p[2]}::uuid[], {p[3]}::bigint[],
+                         {p[4]}::uuid[], {p[5]}::uuid[], {p[6]}::timestamptz[],
+                         {p[7]}::timestamptz[], {p[8]}::uuid[], {p[9]}::int[])
         AS i(job_id, tenant_id, device_id, epoch, location_id, station_id, at, lease_until,
              event_id, ord)
 ), claimed AS (
@@ -220,9 +225,15 @@ WITH claim_input AS (
       AND EXISTS (SELECT 1 FROM devices d
                   WHERE d.id = i.device_id AND d.epoch = i.epoch AND d.revoked_at IS NULL)
     RETURNING {J_COLUMNS}, i.ord, i.event_id
-), report_input AS (
-    SELECT * FROM unnest($11::uuid[], $12::uuid[], $13::uuid[], $14::bigint[], $15::text[],
-                         $16::text[], $17::timestamptz[], $18::uuid[], $19::int[])
+)"""  # noqa: S608 (built from constants; every value is bound as $n)
+
+
+def _report_batch_ctes(first: int) -> str:
+    p = [f"${first + i}" for i in range(9)]
+    return f"""report_input AS (
+    SELECT * FROM unnest({p[0]}::uuid[], {p[1]}::uuid[], {p[2]}::uuid[], {p[3]}::bigint[],
+                         {p[4]}::text[], {p[5]}::text[], {p[6]}::timestamptz[], {p[7]}::uuid[],
+                         {p[8]}::int[])
         AS i(job_id, tenant_id, device_id, epoch, status, error, at, event_id, ord)
 ), reported AS (
     UPDATE print_jobs AS j
@@ -233,18 +244,43 @@ WITH claim_input AS (
       AND EXISTS (SELECT 1 FROM devices d
                   WHERE d.id = i.device_id AND d.epoch = i.epoch AND d.revoked_at IS NULL)
     RETURNING {J_COLUMNS}, i.ord, i.event_id
-), event AS (
+)"""  # noqa: S608 (built from constants; every value is bound as $n)
+
+
+_CLAIM_EVENTS = """SELECT event_id, tenant_id, id, 'pending', 'sent', 'device', claimed_by, NULL,
+           updated_at
+    FROM claimed"""
+_REPORT_EVENTS = """SELECT event_id, tenant_id, id, 'sent', status, 'device', claimed_by, error,
+           updated_at
+    FROM reported"""
+
+
+_UNION = "\n    UNION ALL\n    "
+_ANSWERS_FROM = f"SELECT {JOB_COLUMNS}, ord FROM {{cte}}"  # noqa: S608 (constants only)
+
+
+def _device_batch_sql(*, claims: bool, reports: bool) -> str:
+    ctes, events, answers = [], [], []
+    if claims:
+        ctes.append(_claim_batch_ctes(1))
+        events.append(_CLAIM_EVENTS)
+        answers.append(_ANSWERS_FROM.format(cte="claimed"))
+    if reports:
+        ctes.append(_report_batch_ctes(11 if claims else 1))
+        events.append(_REPORT_EVENTS)
+        answers.append(_ANSWERS_FROM.format(cte="reported"))
+    return f"""
+WITH {", ".join(ctes)}, event AS (
     INSERT INTO job_events ({_EVENT_COLUMNS})
-    SELECT event_id, tenant_id, id, 'pending', 'sent', 'device', claimed_by, NULL, updated_at
-    FROM claimed
-    UNION ALL
-    SELECT event_id, tenant_id, id, 'sent', status, 'device', claimed_by, error, updated_at
-    FROM reported
+    {_UNION.join(events)}
 )
-SELECT {JOB_COLUMNS}, ord FROM claimed
-UNION ALL
-SELECT {JOB_COLUMNS}, ord FROM reported
-"""  # noqa: S608 (built from constants; every value is bound as $n)
+{_UNION.join(answers)}
+"""
+
+
+CLAIM_BATCH_SQL = _device_batch_sql(claims=True, reports=False)
+REPORT_BATCH_SQL = _device_batch_sql(claims=False, reports=True)
+DEVICE_BATCH_SQL = _device_batch_sql(claims=True, reports=True)
 
 
 def job_of(row: Any) -> JobRecord:
@@ -355,12 +391,21 @@ DEVICE_KINDS = (Kind(_claim_one, arity=9), Kind(_report_one, arity=8))
 
 
 def submit_batcher(pool: HotPool) -> StatementBatcher:
-    return StatementBatcher(pool, [SUBMISSION], SUBMIT_BATCH_SQL)
+    return StatementBatcher(pool, [SUBMISSION], {(SUBMISSION,): SUBMIT_BATCH_SQL})
 
 
 def device_batcher(pool: HotPool) -> StatementBatcher:
     """Claims and reports: both come from bridges, and they share statements."""
-    return StatementBatcher(pool, DEVICE_KINDS, DEVICE_BATCH_SQL)
+    claim, report = DEVICE_KINDS
+    return StatementBatcher(
+        pool,
+        DEVICE_KINDS,
+        {
+            (claim,): CLAIM_BATCH_SQL,
+            (report,): REPORT_BATCH_SQL,
+            (claim, report): DEVICE_BATCH_SQL,
+        },
+    )
 
 
 @dataclass(frozen=True)

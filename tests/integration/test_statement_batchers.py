@@ -20,8 +20,10 @@ from app.db.statement_batcher import Args, StatementBatcher
 from app.models import JobStatus
 from app.print_jobs.hot_path import (
     CLAIM,
+    CLAIM_BATCH_SQL,
     DEVICE_BATCH_SQL,
     REPORT,
+    REPORT_BATCH_SQL,
     SUBMIT_BATCH_SQL,
     device_batcher,
     job_of,
@@ -34,6 +36,14 @@ FIRST_ALONE = ["one"] * StatementBatcher.MAX_FLIGHTS
 assert StatementBatcher.MAX_FLIGHTS <= 2  # the tests queue two before the batch they check
 
 
+BATCHES = {  # which batch statement a batch used
+    CLAIM_BATCH_SQL: "claims",
+    REPORT_BATCH_SQL: "reports",
+    DEVICE_BATCH_SQL: "claims+reports",
+    SUBMIT_BATCH_SQL: "submissions",
+}
+
+
 class CountingPool(HotPool):
     """The real pool, counting the statements that reach PostgreSQL."""
 
@@ -42,8 +52,7 @@ class CountingPool(HotPool):
         self.statements: list[str] = []
 
     async def _call(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
-        batches = (DEVICE_BATCH_SQL, SUBMIT_BATCH_SQL)
-        self.statements.append("batch" if query in batches else "one")
+        self.statements.append(BATCHES.get(query, "one"))
         return await super()._call(method, query, args)
 
 
@@ -136,7 +145,7 @@ async def test_concurrent_reports_share_statements_and_get_their_own_rows(setup:
     assert [j.id for j in jobs] == setup.jobs
     assert all(j.status is JobStatus.PRINTED for j in jobs)
     # The first MAX_FLIGHTS go at once, the others wait and share the next statement.
-    assert setup.pool.statements == [*FIRST_ALONE, "batch"]
+    assert setup.pool.statements == [*FIRST_ALONE, "reports"]
     events = await setup.pool.fetchval(
         "SELECT count(*) FROM job_events WHERE job_id = ANY($1::uuid[]) AND to_status = 'printed'",
         setup.jobs,
@@ -154,7 +163,7 @@ async def test_the_fence_holds_row_by_row_within_a_batch(setup: Setup) -> None:
         *(_report(setup, j, error="paper_out") for j in rest),
     ]
     rows = await asyncio.gather(*(batcher.submit(r, REPORT) for r in reports))
-    assert "batch" in setup.pool.statements
+    assert "reports" in setup.pool.statements
     assert sum(r is not None for r in rows[:2]) == 1
     assert rows[2] is None
     assert all(job_of(r).status is JobStatus.FAILED and r["error"] == "paper_out" for r in rows[3:])
@@ -171,7 +180,7 @@ async def test_a_report_postgresql_refuses_does_not_fail_the_others(setup: Setup
     )
     assert all(not isinstance(r, BaseException) and r["status"] == "printed" for r in results[:5])
     assert isinstance(results[5], asyncpg.PostgresError)
-    assert setup.pool.statements.count("batch") == 1  # refused whole, then one by one
+    assert setup.pool.statements.count("reports") == 1  # refused whole, then one by one
 
 
 async def _pending_jobs(s: Setup, n: int) -> list[uuid.UUID]:
@@ -213,7 +222,7 @@ async def test_claims_and_reports_share_a_statement_each_under_its_own_fence(
         (_claim(setup, pending[3]), CLAIM),  # ... while its claim in the same batch wins
     ]
     rows = await asyncio.gather(*(batcher.submit(args, kind) for args, kind in calls))
-    assert setup.pool.statements == [*FIRST_ALONE, "batch"]
+    assert setup.pool.statements == [*FIRST_ALONE, "claims+reports"]
     answers = [None if r is None else (job_of(r).id, job_of(r).status) for r in rows]
     assert answers == [
         (sent[0], JobStatus.PRINTED),
@@ -266,7 +275,7 @@ async def test_a_mixed_batch_postgresql_refuses_is_retried_call_by_call(setup: S
     ]
     assert isinstance(results[2], asyncpg.PostgresError)
     # Refused whole, then each call alone with its own kind's statement.
-    assert setup.pool.statements == [*FIRST_ALONE, "batch", "one", "one", "one"]
+    assert setup.pool.statements == [*FIRST_ALONE, "claims+reports", "one", "one", "one"]
 
 
 async def test_claims_in_one_batch_keep_one_winner_and_each_devices_scope(
@@ -303,7 +312,7 @@ async def test_claims_in_one_batch_keep_one_winner_and_each_devices_scope(
             batcher.submit(claim(station_job, a, None), CLAIM),  # its station's bridge is online
             batcher.submit(claim(station_job, s, station), CLAIM),
         )
-        assert pool.statements == [*FIRST_ALONE, "batch"]
+        assert pool.statements == [*FIRST_ALONE, "claims"]
         assert [r is not None for r in rows[:2]] == [True, True]
         (winner,) = [r for r in rows[2:4] if r is not None]
         assert winner["claimed_by"] in (a, b) and job_of(winner).id == contested
@@ -363,7 +372,7 @@ async def test_submissions_in_one_batch_are_checked_row_by_row(postgres_url: str
             submission(idempotency_key="k"),  # the same key: not written again
         ]
         rows = await asyncio.gather(*(batcher.submit(i) for i in inputs))
-        assert pool.statements == [*FIRST_ALONE, "batch"]
+        assert pool.statements == [*FIRST_ALONE, "submissions"]
         assert [r["inserted"] for r in rows] == [True, True, True, True, False, False, True, False]
         assert rows[3]["station_bridge_online"] and not rows[2]["station_bridge_online"]
         assert not rows[4]["location_found"] and rows[4]["key_active"]
