@@ -79,6 +79,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 async def _init_hot_connection(conn: asyncpg.Connection) -> None:
+    # Plan each hot statement once. asyncpg prepares every statement; PostgreSQL plans the
+    # first five executions for their values and then keeps planning per execution whenever
+    # its generic plan looks costlier, which for the batch statements (arrays of unknown
+    # length) it always did: the bench's closed loop spent 15-20% more of PostgreSQL's CPU
+    # per job that way. Every hot statement looks rows up by id or tenant, so the one plan is
+    # the right plan (tests/integration/test_hot_plans.py holds them to index scans).
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
     # JSONB in and out as Python objects, as SQLAlchemy's JSONB type does.
     await conn.set_type_codec(
         "jsonb",

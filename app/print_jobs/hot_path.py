@@ -96,21 +96,32 @@ WITH input AS (
              drawer_pulse, idempotency_key, request_hash, created_at, expires_at, event_id,
              actor_kind, ord)
 ), checks AS (
+    -- Each check a probe of one row by index (LATERAL ... LIMIT 1): as EXISTS, PostgreSQL
+    -- may read all of stations or devices into a hash table once per statement instead.
     SELECT i.*,
-        EXISTS (SELECT 1 FROM api_keys k WHERE k.id = i.key_id AND k.revoked_at IS NULL)
-            AS key_active,
-        EXISTS (SELECT 1 FROM locations l WHERE l.id = i.location_id AND l.tenant_id = i.tenant_id)
-            AS location_found,
-        (i.station_id IS NULL OR EXISTS (
-            SELECT 1 FROM stations s WHERE s.id = i.station_id AND s.tenant_id = i.tenant_id
-                AND s.location_id = i.location_id
-        )) AS station_found,
-        (i.station_id IS NOT NULL AND EXISTS (
-            SELECT 1 FROM devices d
-            WHERE d.station_id = i.station_id AND d.tenant_id = i.tenant_id AND d.online
-                AND d.revoked_at IS NULL
-        )) AS station_bridge_online
+        key_row.ok IS NOT NULL AS key_active,
+        location_row.ok IS NOT NULL AS location_found,
+        (i.station_id IS NULL OR station_row.ok IS NOT NULL) AS station_found,
+        (i.station_id IS NOT NULL AND bridge_row.ok IS NOT NULL) AS station_bridge_online
     FROM input AS i
+    LEFT JOIN LATERAL (
+        SELECT true AS ok FROM api_keys k WHERE k.id = i.key_id AND k.revoked_at IS NULL LIMIT 1
+    ) AS key_row ON true
+    LEFT JOIN LATERAL (
+        SELECT true AS ok FROM locations l
+        WHERE l.id = i.location_id AND l.tenant_id = i.tenant_id LIMIT 1
+    ) AS location_row ON true
+    LEFT JOIN LATERAL (
+        SELECT true AS ok FROM stations s
+        WHERE s.id = i.station_id AND s.tenant_id = i.tenant_id AND s.location_id = i.location_id
+        LIMIT 1
+    ) AS station_row ON true
+    LEFT JOIN LATERAL (
+        SELECT true AS ok FROM devices d
+        WHERE d.station_id = i.station_id AND d.tenant_id = i.tenant_id AND d.online
+            AND d.revoked_at IS NULL
+        LIMIT 1
+    ) AS bridge_row ON true
 ), job AS (
     INSERT INTO print_jobs ({JOB_COLUMNS})
     SELECT id, tenant_id, location_id, station_id, 'pending', document::jsonb, raw_data, copies,
