@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import Environment, Settings
+from app.config import Environment, Settings, normalize_database_url
 from app.db import migrate
 from app.main import create_app
 from tests import databases
@@ -18,6 +18,15 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'printrelay.db'}"
     migrate.upgrade(url)
     return url
+
+
+@pytest.fixture
+def own_postgres_url() -> Iterator[str]:
+    """A migrated PostgreSQL database of this test's own (no other test's rows), as an
+    asyncpg URL."""
+    with databases.own_postgres_database() as url:
+        migrate.upgrade(url)
+        yield normalize_database_url(url)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,10 @@ it must be there, so CI can never pass by skipping it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -57,6 +59,18 @@ def create_postgres_database() -> str:
     name = f"printrelay_test_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
     return _with_database(POSTGRES_ADMIN_URL, name)
+
+
+@contextlib.contextmanager
+def own_postgres_database() -> Iterator[str]:
+    """An empty PostgreSQL database for one test (skipped without PostgreSQL, as the tier is),
+    dropped afterwards."""
+    require_service("PostgreSQL", postgres_reachable())
+    url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
 
 
 def drop_postgres_database(url: str) -> None:

@@ -7,17 +7,15 @@ history of printed jobs, as a server's do after a while."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
-from app.config import normalize_database_url
-from app.db import Database, migrate
+from app.db import Database
 from app.devices import hot_path as devices_hot_path
 from app.print_jobs import hot_path
-from tests import databases
+from tests.integration.pg_rows import place
 
 pytestmark = pytest.mark.postgres
 
@@ -52,8 +50,7 @@ async def _history(dsn: str, printed: int) -> None:
     tenant, location = uuid.uuid4(), uuid.uuid4()
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("INSERT INTO tenants VALUES ($1, 'T', $2)", tenant, now)
-        await conn.execute("INSERT INTO locations VALUES ($1, $2, 'L', $3)", location, tenant, now)
+        await place(conn, tenant, location)
         stations = [uuid.uuid4() for _ in range(2_000)]  # each with its bridge
         await conn.executemany(
             "INSERT INTO stations VALUES ($1, $2, $3, 'S', 80, $4)",
@@ -81,22 +78,11 @@ async def _history(dsn: str, printed: int) -> None:
         await conn.close()
 
 
-@pytest.fixture
-def fresh_postgres_url() -> Iterator[str]:
-    databases.require_service("PostgreSQL", databases.postgres_reachable())
-    url = databases.create_postgres_database()
-    try:
-        migrate.upgrade(url)
-        yield normalize_database_url(url)
-    finally:
-        databases.drop_postgres_database(url)
-
-
 async def test_every_hot_statement_has_one_plan_and_it_uses_indexes(
-    fresh_postgres_url: str,
+    own_postgres_url: str,
 ) -> None:
-    await _history(fresh_postgres_url.replace("postgresql+asyncpg://", "postgresql://"), 20_000)
-    db = Database.from_url(fresh_postgres_url)
+    await _history(own_postgres_url.replace("postgresql+asyncpg://", "postgresql://"), 20_000)
+    db = Database.from_url(own_postgres_url)
     await db.open_hot_path(max_size=1)
     try:
         await _check_plans(db)

@@ -29,6 +29,7 @@ from app.print_jobs.hot_path import (
     job_of,
     submit_batcher,
 )
+from tests.integration.pg_rows import place
 
 pytestmark = pytest.mark.postgres
 
@@ -54,21 +55,6 @@ class CountingPool(HotPool):
     async def _call(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
         self.statements.append(BATCHES.get(query, "one"))
         return await super()._call(method, query, args)
-
-
-async def _place(
-    conn: asyncpg.Connection,
-    tenant: uuid.UUID,
-    location: uuid.UUID,
-    station: uuid.UUID | None = None,
-) -> None:
-    now = datetime.now(UTC)
-    await conn.execute("INSERT INTO tenants VALUES ($1, 'T', $2)", tenant, now)
-    await conn.execute("INSERT INTO locations VALUES ($1, $2, 'L', $3)", location, tenant, now)
-    if station is not None:
-        await conn.execute(
-            "INSERT INTO stations VALUES ($1, $2, $3, 'S', 80, $4)", station, tenant, location, now
-        )
 
 
 async def _device(
@@ -122,7 +108,7 @@ async def setup(postgres_url: str) -> AsyncIterator[Setup]:
     jobs = [uuid.uuid4() for _ in range(12)]
     conn = await asyncpg.connect(dsn)
     try:
-        await _place(conn, tenant, location)
+        await place(conn, tenant, location)
         await _device(conn, device, tenant, location, epoch=5)
         for job in jobs:
             await _job(conn, job, tenant, location, claimed_by=device, epoch=5)
@@ -287,7 +273,7 @@ async def test_claims_in_one_batch_keep_one_winner_and_each_devices_scope(
     fillers, contested, station_job = [uuid.uuid4(), uuid.uuid4()], uuid.uuid4(), uuid.uuid4()
     conn = await asyncpg.connect(dsn)
     try:
-        await _place(conn, tenant, location, station)
+        await place(conn, tenant, location, station)
         for device, device_station in ((a, None), (b, None), (s, station)):
             await _device(conn, device, tenant, location, device_station)
         for job in (*fillers, contested):
@@ -335,7 +321,7 @@ async def test_submissions_in_one_batch_are_checked_row_by_row(postgres_url: str
     key, revoked = uuid.uuid4(), uuid.uuid4()
     conn = await asyncpg.connect(dsn)
     try:
-        await _place(conn, tenant, location, station)
+        await place(conn, tenant, location, station)
         await _device(conn, uuid.uuid4(), tenant, location, station)
         for key_id, revoked_at in ((key, None), (revoked, now)):
             await conn.execute(

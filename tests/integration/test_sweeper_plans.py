@@ -6,7 +6,6 @@ constants in the SQL text, so the plan can prove the index predicate."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,24 +13,11 @@ import asyncpg
 import pytest
 from sqlalchemy import event
 
-from app.config import normalize_database_url
-from app.db import Database, migrate
+from app.db import Database
 from app.print_jobs import repository
-from tests import databases
+from tests.integration.pg_rows import place
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def fresh_postgres_url() -> Iterator[str]:
-    """A database of its own: the counts below see no other test's jobs."""
-    databases.require_service("PostgreSQL", databases.postgres_reachable())
-    url = databases.create_postgres_database()
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        databases.drop_postgres_database(url)
 
 
 async def _history(dsn: str, printed: int) -> None:
@@ -40,8 +26,7 @@ async def _history(dsn: str, printed: int) -> None:
     tenant, location = uuid.uuid4(), uuid.uuid4()
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("INSERT INTO tenants VALUES ($1, 'T', $2)", tenant, now)
-        await conn.execute("INSERT INTO locations VALUES ($1, $2, 'L', $3)", location, tenant, now)
+        await place(conn, tenant, location)
         rows = [("printed", None)] * printed + [("pending", None), ("sent", now)] * 5
         await conn.executemany(
             "INSERT INTO print_jobs (id, tenant_id, location_id, status, copies, drawer_pulse,"
@@ -62,8 +47,8 @@ def _literal(value: Any) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-async def test_the_sweepers_generic_plans_use_the_partial_indexes(fresh_postgres_url: str) -> None:
-    url = normalize_database_url(fresh_postgres_url)
+async def test_the_sweepers_generic_plans_use_the_partial_indexes(own_postgres_url: str) -> None:
+    url = own_postgres_url
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     await _history(dsn, printed=5_000)
     db = Database.from_url(url)

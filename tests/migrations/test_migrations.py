@@ -42,12 +42,8 @@ def test_sqlite_round_trip(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_round_trip() -> None:
-    databases.require_service("PostgreSQL", databases.postgres_reachable())
-    url = databases.create_postgres_database()
-    try:
+    with databases.own_postgres_database() as url:
         _round_trip(url)
-    finally:
-        databases.drop_postgres_database(url)
 
 
 def test_check_detects_drift(tmp_path: Path) -> None:
@@ -72,6 +68,15 @@ async def _drop_index(url: str) -> None:
         await engine.dispose()
 
 
+async def _place(conn: Any, tenant: object, location: object, now: object) -> None:
+    """A tenant and one location of it, through the models' tables."""
+    tables = Base.metadata.tables
+    await conn.execute(tables["tenants"].insert().values(id=tenant, name="T", created_at=now))
+    await conn.execute(
+        tables["locations"].insert().values(id=location, tenant_id=tenant, name="L", created_at=now)
+    )
+
+
 def _job(tenant: object, location: object, key: str | None, now: object) -> Any:
     import uuid
 
@@ -94,11 +99,7 @@ async def _upgrade_keeps_jobs_and_keys_unique(url: str) -> str:
     engine = create_async_engine(normalize_database_url(url))
     try:
         async with engine.begin() as conn:
-            tables = Base.metadata.tables
-            await conn.execute(tables["tenants"].insert().values(id=t, name="T", created_at=now))
-            await conn.execute(
-                tables["locations"].insert().values(id=loc, tenant_id=t, name="L", created_at=now)
-            )
+            await _place(conn, t, loc, now)
             for key in ("k1", None, None):
                 await conn.execute(_job(t, loc, key, now))
         await asyncio.to_thread(migrate.upgrade, url, "0002")
@@ -133,12 +134,8 @@ def test_sqlite_idempotency_index_is_partial(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_idempotency_index_is_partial() -> None:
-    databases.require_service("PostgreSQL", databases.postgres_reachable())
-    url = databases.create_postgres_database()
-    try:
+    with databases.own_postgres_database() as url:
         _partial_idempotency_index(url)
-    finally:
-        databases.drop_postgres_database(url)
 
 
 async def _history_foreign_keys_and_rows(url: str) -> tuple[set[str], int]:
@@ -164,16 +161,12 @@ async def _write_history(url: str) -> None:
     engine = create_async_engine(normalize_database_url(url))
     try:
         async with engine.begin() as conn:
-            tables = Base.metadata.tables
-            await conn.execute(tables["tenants"].insert().values(id=t, name="T", created_at=now))
-            await conn.execute(
-                tables["locations"].insert().values(id=loc, tenant_id=t, name="L", created_at=now)
-            )
+            await _place(conn, t, loc, now)
             job = _job(t, loc, None, now)
             await conn.execute(job)
             job_id = job.compile().params["id"]
             await conn.execute(
-                tables["job_events"]
+                Base.metadata.tables["job_events"]
                 .insert()
                 .values(
                     id=uuid.uuid4(),
@@ -205,9 +198,5 @@ def test_sqlite_history_loses_its_foreign_keys(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_history_loses_its_foreign_keys() -> None:
-    databases.require_service("PostgreSQL", databases.postgres_reachable())
-    url = databases.create_postgres_database()
-    try:
+    with databases.own_postgres_database() as url:
         _history_loses_its_foreign_keys(url)
-    finally:
-        databases.drop_postgres_database(url)
