@@ -1,8 +1,8 @@
 """Opportunistic batching of one-statement calls on the hot path's connections.
 
 ``StatementBatcher`` knows nothing of jobs: it is given, for each kind of call it takes, the
-single statement (a callable) and its number of parameters, and the batch statements: one for
-each combination of kinds a batch can hold (SQL over ``unnest`` of one array per parameter,
+single statement (a callable), and the batch statements: one for each combination of kinds a
+batch can hold (SQL over ``unnest`` of one array per parameter,
 kind after kind, each kind's arrays followed by ``ord``: each input's position in the batch,
 which every returned row carries back). ``app.print_jobs.hot_path`` holds the statements and
 the batchers.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -20,16 +19,9 @@ import asyncpg
 from app.db.hot_pool import HotPool
 
 Args = tuple[Any, ...]  # one statement's parameters, in order
+# A kind of call a batcher takes: its single statement, run for a batch of one.
+OneStatement = Callable[[HotPool, Args], Awaitable[Any]]
 _Call = tuple[int, Args, "asyncio.Future[Any]"]  # kind, parameters, where the answer goes
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One kind of call a batcher takes: its single statement, and how many parameters it has
-    (how many arrays it has in the batch statement, before its ``ord``)."""
-
-    one: Callable[[HotPool, Args], Awaitable[Any]]
-    arity: int
 
 
 class StatementBatcher:
@@ -52,7 +44,10 @@ class StatementBatcher:
     MAX_BATCH = 64
 
     def __init__(
-        self, pool: HotPool, kinds: Sequence[Kind], many_sql: Mapping[tuple[Kind, ...], str]
+        self,
+        pool: HotPool,
+        kinds: Sequence[OneStatement],
+        many_sql: Mapping[tuple[OneStatement, ...], str],
     ) -> None:
         """``many_sql``: the batch statement for each combination of kinds (in ``kinds``'
         order) a batch may hold; a batch of one kind need not pay for the others' SQL."""
@@ -91,7 +86,7 @@ class StatementBatcher:
 
     async def _one(self, kind: int, args: Args, answer: asyncio.Future[Any]) -> None:
         try:
-            row = await self.kinds[kind].one(self.pool, args)
+            row = await self.kinds[kind](self.pool, args)
         except BaseException as exc:
             _fail([answer], exc)
             return
@@ -119,7 +114,7 @@ class StatementBatcher:
     def _statement(self, batch: list[_Call]) -> tuple[Any, ...]:
         """The batch statement for the kinds in ``batch``, and its parameters: per kind
         present, one array per parameter, then the batch positions of that kind's calls."""
-        present: list[Kind] = []
+        present: list[OneStatement] = []
         arrays: list[Sequence[Any]] = []
         for k, kind in enumerate(self.kinds):
             positions = [i for i, (call_kind, _, _) in enumerate(batch) if call_kind == k]

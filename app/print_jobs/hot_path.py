@@ -33,7 +33,7 @@ from app import json_codec
 from app.auth.principals import DeviceScope, Principal
 from app.db import Database, utcnow
 from app.db.hot_pool import HotPool
-from app.db.statement_batcher import Args, Kind, StatementBatcher
+from app.db.statement_batcher import Args, StatementBatcher
 from app.errors import AlreadyClaimed, NotFound, StaleEpoch, Unauthorized
 from app.events import JobChanged
 from app.models import JobStatus
@@ -395,26 +395,23 @@ async def _submit_one(pool: HotPool, args: Args) -> Any:
     return await pool.fetchrow(SUBMIT_SQL, *args)
 
 
-SUBMISSION = Kind(_submit_one, arity=15)
 # The device batcher's two kinds, in DEVICE_BATCH_SQL's order.
 CLAIM, REPORT = 0, 1
-DEVICE_KINDS = (Kind(_claim_one, arity=9), Kind(_report_one, arity=8))
 
 
 def submit_batcher(pool: HotPool) -> StatementBatcher:
-    return StatementBatcher(pool, [SUBMISSION], {(SUBMISSION,): SUBMIT_BATCH_SQL})
+    return StatementBatcher(pool, [_submit_one], {(_submit_one,): SUBMIT_BATCH_SQL})
 
 
 def device_batcher(pool: HotPool) -> StatementBatcher:
     """Claims and reports: both come from bridges, and they share statements."""
-    claim, report = DEVICE_KINDS
     return StatementBatcher(
         pool,
-        DEVICE_KINDS,
+        [_claim_one, _report_one],
         {
-            (claim,): CLAIM_BATCH_SQL,
-            (report,): REPORT_BATCH_SQL,
-            (claim, report): DEVICE_BATCH_SQL,
+            (_claim_one,): CLAIM_BATCH_SQL,
+            (_report_one,): REPORT_BATCH_SQL,
+            (_claim_one, _report_one): DEVICE_BATCH_SQL,
         },
     )
 
