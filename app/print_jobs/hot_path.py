@@ -295,7 +295,8 @@ DEVICE_BATCH_SQL = _device_batch_sql(claims=True, reports=True)
 
 
 def job_of(row: Any) -> JobRecord:
-    values = dict(row)
+    # A batched answer is a dict of its own already (``StatementBatcher``); a record is copied.
+    values = row if type(row) is dict else dict(row)
     values["status"] = JobStatus(values["status"])
     return JobRecord(**values)
 
