@@ -102,7 +102,8 @@ class Database:
         self.event_sink = event_sink
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         # PostgreSQL only, once open_hot_path() ran: plain asyncpg for the statements of
-        # app.print_jobs.hot_path (no ORM, no greenlet, one round trip each).
+        # app.print_jobs.hot_sql, run by app.print_jobs.hot_path and app.devices.hot_path (no
+        # ORM, no greenlet, one round trip each).
         self.hot_pool: HotPool | None = None
         # Helpers of the hot path that live as long as its pool (app.print_jobs.hot_path).
         self.hot_helpers: dict[str, Any] = {}

@@ -4,8 +4,8 @@
 single statement (a callable), and the batch statements: one for each combination of kinds a
 batch can hold (SQL over ``unnest`` of one array per parameter,
 kind after kind, each kind's arrays followed by ``ord``: each input's position in the batch,
-which every returned row carries back). ``app.print_jobs.hot_path`` holds the statements and
-the batchers.
+which every returned row carries back). ``app.print_jobs.hot_path`` holds the batchers, and
+``app.print_jobs.hot_sql`` their statements.
 """
 
 from __future__ import annotations

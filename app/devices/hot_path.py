@@ -23,6 +23,7 @@ from app.devices import service as devices
 from app.events import DeviceStatusChanged
 from app.models import Device, JobStatus
 from app.print_jobs import hot_path as jobs_hot_path
+from app.print_jobs import hot_sql
 from app.print_jobs import repository as jobs_repository
 from app.print_jobs import service as jobs
 from app.print_jobs.records import JobView
@@ -74,12 +75,12 @@ ORDER BY j.created_at, j.id
 LIMIT $7
 """
 BACKLOG_STATION_SQL = _BACKLOG_SQL.format(
-    columns=jobs_hot_path.J_COLUMNS,
-    scope=jobs_hot_path.device_scope_sql("$2", "$3", station_bridge=True),
+    columns=hot_sql.J_COLUMNS,
+    scope=hot_sql.device_scope_sql("$2", "$3", station_bridge=True),
 )
 BACKLOG_LOCATION_SQL = _BACKLOG_SQL.format(
-    columns=jobs_hot_path.J_COLUMNS,
-    scope=jobs_hot_path.device_scope_sql("$2", "$3", station_bridge=False),
+    columns=hot_sql.J_COLUMNS,
+    scope=hot_sql.device_scope_sql("$2", "$3", station_bridge=False),
 )
 
 

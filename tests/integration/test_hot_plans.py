@@ -14,7 +14,7 @@ import pytest
 
 from app.db import Database
 from app.devices import hot_path as devices_hot_path
-from app.print_jobs import hot_path
+from app.print_jobs import hot_sql
 from tests.integration.pg_rows import place
 
 pytestmark = pytest.mark.postgres
@@ -23,7 +23,7 @@ STATEMENTS = {
     name: getattr(module, name)
     for module, names in (
         (
-            hot_path,
+            hot_sql,
             [
                 "SUBMIT_SQL", "SUBMIT_BATCH_SQL", "CLAIM_STATION_SQL", "CLAIM_LOCATION_SQL",
                 "REPORT_SQL", "CLAIM_BATCH_SQL", "REPORT_BATCH_SQL", "DEVICE_BATCH_SQL",

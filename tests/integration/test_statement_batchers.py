@@ -1,7 +1,7 @@
-"""The batchers (app/print_jobs/hot_path.py) on real PostgreSQL: concurrent submissions, and
-concurrent claims and reports (which share one batcher), share statements; each still gets its
-own answer under the same fence (one winner per job, the device's scope and epoch), and one
-PostgreSQL refuses does not fail the others."""
+"""The batchers (app/print_jobs/hot_path.py, their statements in hot_sql.py) on real
+PostgreSQL: concurrent submissions, and concurrent claims and reports (which share one
+batcher), share statements; each still gets its own answer under the same fence (one winner
+per job, the device's scope and epoch), and one PostgreSQL refuses does not fail the others."""
 
 from __future__ import annotations
 
@@ -18,16 +18,12 @@ import pytest
 from app.db.hot_pool import HotPool
 from app.db.statement_batcher import Args, StatementBatcher
 from app.models import JobStatus
-from app.print_jobs.hot_path import (
-    CLAIM,
+from app.print_jobs.hot_path import CLAIM, REPORT, device_batcher, job_of, submit_batcher
+from app.print_jobs.hot_sql import (
     CLAIM_BATCH_SQL,
     DEVICE_BATCH_SQL,
-    REPORT,
     REPORT_BATCH_SQL,
     SUBMIT_BATCH_SQL,
-    device_batcher,
-    job_of,
-    submit_batcher,
 )
 from tests.integration.pg_rows import place
 
