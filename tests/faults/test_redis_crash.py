@@ -51,6 +51,14 @@ async def test_redis_crash_mid_load_loses_and_duplicates_nothing(
                 state_dir = tmp_path / "agent"
                 tenant, location, station = await paired_station_bridge(world, base_url, state_dir)
                 agents.append(start_agent(state_dir, printer.url, heartbeat_interval_s=HEARTBEAT_S))
+                # Redis must die while the bridge owns the device (on a slow machine the load
+                # below could otherwise reach the kill before the agent has even connected).
+                for _ in range(int(RECOVERY_LIMIT_S / 0.2)):
+                    devices = await client.get("/v1/devices", headers=tenant.manager)
+                    if devices.json()["items"][0]["online"]:
+                        break
+                    await asyncio.sleep(0.2)
+                assert devices.json()["items"][0]["online"] is True
 
                 accepted: dict[str, str] = {}
                 answers: Counter[int] = Counter()
