@@ -31,6 +31,7 @@ from app.print_jobs.submission import Admission
 from app.realtime import packets
 from app.realtime.rooms_manager import PeerWatch, SharedRoomsManager
 from app.realtime.server import Realtime
+from app.realtime.websocket_loop import QuickSocketServer
 from app.schemas_common import Output
 from app.sweeper import Sweeper
 from app.tenants.endpoints import router as tenants_router
@@ -49,7 +50,7 @@ def _socket_server(settings: Settings) -> socketio.AsyncServer:
     if settings.redis_url:
         # Rooms and emits shared by every server process.
         manager = SharedRoomsManager(settings.redis_url, channel=SOCKETIO_CHANNEL)
-    return socketio.AsyncServer(
+    return QuickSocketServer(
         async_mode="asgi",
         client_manager=manager,
         serializer=packets.Packet,
