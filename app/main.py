@@ -29,7 +29,7 @@ from app.print_jobs.endpoints import router as print_jobs_router
 from app.print_jobs.fast_submit import FastSubmit
 from app.print_jobs.submission import Admission
 from app.realtime import packets
-from app.realtime.rooms_manager import PeerWatch, SharedRoomsManager
+from app.realtime.rooms_manager import LocalRoomsManager, PeerWatch, SharedRoomsManager
 from app.realtime.server import Realtime
 from app.realtime.websocket_loop import QuickSocketServer
 from app.schemas_common import Output
@@ -46,7 +46,7 @@ class Health(Output):
 
 
 def _socket_server(settings: Settings) -> socketio.AsyncServer:
-    manager = None
+    manager: socketio.AsyncManager = LocalRoomsManager()
     if settings.redis_url:
         # Rooms and emits shared by every server process.
         manager = SharedRoomsManager(settings.redis_url, channel=SOCKETIO_CHANNEL)

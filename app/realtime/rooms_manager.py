@@ -24,6 +24,9 @@ import time
 from typing import Any
 
 import socketio
+from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 
 from app.coordination.bus import CONTROL_CHANNEL, RedisBus
 
@@ -33,6 +36,73 @@ CHECK_EVERY_S = 0.2
 ALONE_VALID_S = 0.4  # after the count was asked
 JOIN_WAIT_S = 0.8  # > ALONE_VALID_S, with room for a busy event loop
 SUBSCRIBE_WAIT_S = 5.0
+
+
+async def deliver_here(
+    manager: socketio.AsyncManager,
+    event: str,
+    data: Any,
+    namespace: str,
+    room: Any,
+    skip_sid: Any = None,
+) -> None:
+    """python-socketio's local delivery of an emit without a callback (``AsyncManager.emit``),
+    with one difference: a single recipient, the usual case (a station's bridge, a socket by
+    its sid), gets the packet without a task of its own. python-socketio makes a task per
+    recipient and waits for them all with ``asyncio.wait``; for one recipient that is the
+    same wait with a task, a future and callbacks around it. Several recipients still get
+    their tasks, so a socket found dead (whose close runs the disconnect handler) holds up no
+    other."""
+    skips = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+    recipients = [
+        eio_sid for sid, eio_sid in manager.get_participants(namespace, room) if sid not in skips
+    ]
+    if len(recipients) != 1:
+        await socketio.AsyncManager.emit(
+            manager, event, data, namespace, room=room, skip_sid=skip_sid
+        )
+        return
+    if isinstance(data, tuple):  # as python-socketio: a tuple is several arguments
+        data = list(data)
+    elif data is not None:
+        data = [data]
+    else:
+        data = []
+    server = manager.server
+    encoded = server.packet_class(
+        sio_packet.EVENT, namespace=namespace, data=[event, *data]
+    ).encode()
+    for part in encoded if isinstance(encoded, list) else [encoded]:
+        try:
+            await server._send_eio_packet(
+                recipients[0], eio_packet.Packet(eio_packet.MESSAGE, part)
+            )
+        except eio_exceptions.SocketIsClosedError:
+            return  # closed since it was in the room: python-socketio's task would fail too
+        except Exception:
+            log.exception("emitting %s failed", event)
+            return
+
+
+class LocalRoomsManager(socketio.AsyncManager):  # type: ignore[misc]
+    """python-socketio's in-process rooms (the embedded default), emits by ``deliver_here``."""
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        if callback is None and namespace in self.rooms:
+            return await deliver_here(self, event, data, namespace, to or room, skip_sid)
+        return await super().emit(
+            event, data, namespace, room, skip_sid=skip_sid, callback=callback, to=to, **kwargs
+        )
 
 
 class SharedRoomsManager(socketio.AsyncRedisManager):  # type: ignore[misc]
@@ -61,9 +131,7 @@ class SharedRoomsManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             # Alone: what python-socketio's emit does here comes down to this local delivery
             # (its message to the other processes would reach nobody), without its walk of
             # the data for bytes, its message, and its publish.
-            return await socketio.AsyncManager.emit(
-                self, event, data, namespace=namespace or "/", room=to or room, skip_sid=skip_sid
-            )
+            return await deliver_here(self, event, data, namespace or "/", to or room, skip_sid)
         return await super().emit(
             event, data, namespace, room, skip_sid=skip_sid, callback=callback, to=to, **kwargs
         )

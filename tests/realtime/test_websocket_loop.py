@@ -1,6 +1,7 @@
-"""``app.realtime.websocket_loop``: Engine.IO's websocket loop without a task per message, over a
-real uvicorn server on loopback with real clients (python-socketio's, and a raw websocket for the
-clients that misbehave)."""
+"""``app.realtime.websocket_loop`` (Engine.IO's websocket loop without a task per message) and
+``rooms_manager.LocalRoomsManager`` (emits to one recipient without a task), over a real uvicorn
+server on loopback with real clients (python-socketio's, and a raw websocket for the clients
+that misbehave)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 import socketio
 import uvicorn
 
+from app.realtime.rooms_manager import LocalRoomsManager
 from app.realtime.websocket_loop import QuickSocket, QuickSocketServer, SilenceWatch
 
 # python-engineio tells clients the interval in whole seconds (0.3 s would read as 0).
@@ -38,6 +40,7 @@ class Served:
 async def served() -> AsyncIterator[Served]:
     sio = QuickSocketServer(
         async_mode="asgi",
+        client_manager=LocalRoomsManager(),
         ping_interval=PING_INTERVAL_S,
         ping_timeout=PING_TIMEOUT_S,
         max_http_buffer_size=MAX_MESSAGE,
@@ -57,7 +60,11 @@ async def served() -> AsyncIterator[Served]:
         here.disconnects.append((sid, reason))
         here.gone.set()
 
+    async def join(sid: str, room: str) -> None:
+        await sio.enter_room(sid, room)
+
     sio.on("echo", echo)
+    sio.on("join", join)
     sio.on("disconnect", disconnect)
     config = uvicorn.Config(
         socketio.ASGIApp(sio), lifespan="off", log_level="warning", ws="websockets-sansio"
@@ -195,3 +202,54 @@ async def test_the_silence_watch_times_each_wait_and_spares_a_busy_task() -> Non
     await asyncio.sleep(0.2)
     assert not idle.done()
     idle.cancel()
+
+
+async def test_emits_reach_one_recipient_without_a_task_and_several_as_before(
+    served: Served,
+) -> None:
+    clients = []
+    got: list[list[tuple[str, Any]]] = []
+    for n in range(3):
+        client = socketio.AsyncClient(reconnection=False)
+        seen: list[tuple[str, Any]] = []
+        client.on("news", lambda *args, seen=seen: seen.append(("news", args)))
+        await client.connect(served.url, transports=["websocket"])
+        await client.call("join", "all", timeout=WAIT_S)
+        await client.call("join", f"only-{n}", timeout=WAIT_S)
+        clients.append(client)
+        got.append(seen)
+    try:
+        sids = [next(iter(served.sio.manager.rooms["/"][f"only-{n}"])) for n in range(3)]
+        loop = asyncio.get_running_loop()
+        made: list[Any] = []
+
+        def counting_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> Any:
+            made.append(coro)
+            return asyncio.Task(coro, loop=loop, **kw)
+
+        loop.set_task_factory(counting_factory)
+        try:
+            await served.sio.emit("news", {"to": "one"}, room="only-1")
+            await served.sio.emit("news", ("two", "args"), to=sids[2])
+            one_recipient_tasks = len(made)
+            await served.sio.emit("news", "all but 0", room="all", skip_sid=sids[0])
+            several_recipient_tasks = len(made) - one_recipient_tasks
+        finally:
+            loop.set_task_factory(None)
+        assert one_recipient_tasks == 0
+        assert several_recipient_tasks == 2  # python-socketio's own delivery: a task each
+        await served.sio.emit("news", None, room="nobody-here")
+        await served.sio.emit("news", None, to=sids[0])
+        expected = [
+            [("news", ())],
+            [("news", ({"to": "one"},)), ("news", ("all but 0",))],
+            [("news", ("two", "args")), ("news", ("all but 0",))],
+        ]
+        for _ in range(int(WAIT_S / 0.01)):
+            if [len(seen) for seen in got] == [1, 2, 2]:
+                break
+            await asyncio.sleep(0.01)
+        assert got == expected
+    finally:
+        for client in clients:
+            await client.disconnect()
