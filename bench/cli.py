@@ -74,6 +74,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="py-spy the server during closed/open windows (collapsed stacks in bench/results)",
     )
+    p.add_argument(
+        "--count-tasks",
+        action="store_true",
+        help="count the asyncio tasks the server makes per printed job (closed/open)",
+    )
     p.add_argument("--idle-sizes", default="1000,5000,10000", help="comma-separated")
     p.add_argument("--idle-hold", type=float, default=35.0, help="seconds each tier is held")
     p.add_argument("--connect-concurrency", type=int, default=200)
@@ -123,6 +128,7 @@ def options(args: argparse.Namespace, stamp: str) -> Options:
         printer=args.printer,
         idempotency_keys=args.idempotency_keys,
         profile=args.profile,
+        count_tasks=args.count_tasks,
         redis_db=args.redis_db,
         idle_sizes=[int(x) for x in args.idle_sizes.split(",") if x.strip()],
         idle_hold_s=args.idle_hold,
@@ -308,6 +314,13 @@ def render_result(r: dict[str, Any]) -> str:
         )
         if r["ack_errors"]:
             lines.append(f"  socket ack errors: {r['ack_errors']}")
+        if r.get("tasks_per_job"):
+            t = r["tasks_per_job"]
+            lines.append(
+                f"  asyncio tasks per printed job: {t['total']} ("
+                + ", ".join(f"{k} {v}" for k, v in list(t["by_coroutine"].items())[:5])
+                + ")"
+            )
         if r.get("profile"):
             p = r["profile"]
             lines.append(f"  profile ({p['samples']} samples, {p['file']}):")

@@ -51,6 +51,7 @@ class Options:
     printer: bool = False
     idempotency_keys: bool = False
     profile: bool = False
+    count_tasks: bool = False  # count the server's asyncio tasks per printed job (closed/open)
     redis_db: int = 13
     idle_sizes: list[int] = field(default_factory=lambda: [1000, 5000, 10000])
     idle_hold_s: float = 35.0
@@ -84,7 +85,11 @@ async def serving(
     backend = await Backend.create(backend_name, opts.redis_db)
     workers = workers if backend.redis_url is not None else 1  # SQLite: one process
     server = Server(
-        backend, extra_env=dict(opts.server_env), workers=workers, bin_dir=opts.server_bin
+        backend,
+        extra_env=dict(opts.server_env),
+        workers=workers,
+        bin_dir=opts.server_bin,
+        count_tasks=opts.count_tasks,
     )
     try:
         yield backend, server
@@ -243,6 +248,7 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
             result["profile"] = summarize(recorder.output)
         cpu = await cpu_breakdown(backend, window["cpu0"], window["cpu1"])
         result["gc_pauses"] = server.gc_pauses(window["cpu0"].wall_s, window["cpu1"].wall_s)
+        tasks = server.tasks_in(window["cpu0"].wall_s, window["cpu1"].wall_s)
         result["io_stall_pct"] = io_stall_pct(window["cpu0"], window["cpu1"])
         reconnects = sum(b.connect_attempts for b in bridges) - attempts_before
         heartbeat_timeouts = sum(b.heartbeat_timeouts for b in bridges)
@@ -279,6 +285,8 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
             "server_log": server.log_problems(),
         }
     )
+    if opts.count_tasks:
+        result["tasks_per_job"] = tasks_per_job(tasks, result["printed_in_window"])
     if mode == "open":
         result["sender_late_ms_max"] = round(1000 * max(lag), 2) if lag else 0.0
     problems = list(verification.problems)
@@ -294,6 +302,16 @@ async def throughput(mode: str, backend_name: str, opts: Options) -> dict[str, A
             f"({reconnects} connect attempts)"
         )
     return result
+
+
+def tasks_per_job(tasks: dict[str, float], jobs: int) -> dict[str, Any]:
+    """``--count-tasks``: the server's asyncio tasks per printed job, all and by coroutine."""
+    if not jobs or not tasks:
+        return {}
+    return {
+        "total": round(sum(tasks.values()) / jobs, 2),
+        "by_coroutine": {name: round(n / jobs, 3) for name, n in list(tasks.items())[:10]},
+    }
 
 
 def per_job_ms(cpu_s: float, jobs: int) -> float | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -199,6 +200,7 @@ class Server:
     extra_env: dict[str, str] = field(default_factory=dict)
     workers: int = 1  # more than one: uvicorn forks them, Redis joins them
     bin_dir: str | None = None  # run printrelay from another virtualenv (another Python)
+    count_tasks: bool = False  # bench/gcprobe counts the asyncio tasks it makes (tasks_in())
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     kept_log: dict[str, Any] | None = None  # log_problems() of a log since removed
@@ -231,6 +233,8 @@ class Server:
         probe = str(Path(__file__).parent / "gcprobe")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (probe, env.get("PYTHONPATH")) if p)
         env["BENCH_GC_LOG"] = str(self.gc_log_path)
+        if self.count_tasks:
+            env["BENCH_TASK_LOG"] = str(self.task_log_path)
         env.update(self.extra_env)
         return env
 
@@ -257,6 +261,39 @@ class Server:
             "full_collections": len(full),
             "full_max_ms": round(max(full, default=0.0), 1),
         }
+
+    @property
+    def task_log_path(self) -> Path:
+        return self.backend.workdir / "tasks.log"
+
+    def tasks_in(self, wall0: float, wall1: float) -> dict[str, float]:
+        """Asyncio tasks made between two time.time() readings, by coroutine name, summed over
+        the server's processes: each process's counts at its last snapshot by wall1 less those
+        at its last by wall0, scaled from the snapshots' span to the window's (snapshots come
+        at most every 0.25 s). Empty without ``count_tasks`` or snapshots on both sides."""
+        try:
+            lines = self.task_log_path.read_text().splitlines()
+        except OSError:
+            return {}
+        before: dict[int, dict[str, Any]] = {}
+        by_end: dict[int, dict[str, Any]] = {}
+        for line in lines:
+            snap = json.loads(line)
+            if snap["t"] <= wall0:
+                before[snap["pid"]] = snap
+            if snap["t"] <= wall1:
+                by_end[snap["pid"]] = snap
+        made: dict[str, float] = {}
+        for pid, end in by_end.items():
+            start = before.get(pid)
+            if start is None or end["t"] <= start["t"]:
+                continue
+            scale = (wall1 - wall0) / (end["t"] - start["t"])
+            for name, n in end["counts"].items():
+                grew = n - start["counts"].get(name, 0)
+                if grew:
+                    made[name] = made.get(name, 0.0) + grew * scale
+        return dict(sorted(made.items(), key=lambda kv: -kv[1]))
 
     def spawn(self) -> None:
         cmd = [

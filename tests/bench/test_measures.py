@@ -1,7 +1,8 @@
-"""The bench's own measures: the server's process tree and its GC log."""
+"""The bench's own measures: the server's process tree, its GC log and its task counts."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -69,6 +70,49 @@ def test_the_gc_probe_logs_a_servers_collections(tmp_path: Path) -> None:
     lines = log.read_text().split("\n")
     gens = {line.split()[1] for line in lines if line}
     assert "2" in gens, lines
+
+
+def test_task_counts_are_read_for_the_window_per_process(tmp_path: Path) -> None:
+    server = Server(Backend("sqlite", tmp_path), count_tasks=True)
+    assert "BENCH_TASK_LOG" in server.env()
+    now = time.time()
+
+    def snap(t: float, pid: int, **counts: int) -> str:
+        return json.dumps({"t": now + t, "pid": pid, "counts": counts}) + "\n"
+
+    server.task_log_path.write_text(
+        snap(-1.0, 1, handler=100, request=50)
+        + snap(0.0, 1, handler=110, request=55)  # the last before the window: the baseline
+        + snap(0.0, 2, handler=7)
+        + snap(2.0, 2, handler=9, flight=1)
+        + snap(4.0, 1, handler=150, request=75)  # the last by the window's end
+        + snap(5.0, 2, handler=11, flight=1)
+        + snap(9.0, 1, handler=500, request=500)  # after it
+    )
+    made = server.tasks_in(now, now + 4.0)
+    # pid 1: 40 handlers and 20 requests over exactly the window; pid 2: 2 handlers and a
+    # flight over half of it (its last snapshot by the end is at 2 s), so twice that.
+    assert made == {"handler": 44.0, "request": 20.0, "flight": 2.0}
+    assert list(made) == ["handler", "request", "flight"]
+    assert Server(Backend("sqlite", tmp_path / "none")).tasks_in(now, now + 4.0) == {}
+    assert "BENCH_TASK_LOG" not in Server(Backend("sqlite", tmp_path / "none")).env()
+
+
+def test_the_probe_counts_a_servers_tasks_by_coroutine(tmp_path: Path) -> None:
+    log = tmp_path / "tasks.log"
+    env = Server(Backend("sqlite", tmp_path)).env()
+    env["BENCH_TASK_LOG"] = str(log)
+    script = (
+        "import asyncio\n"
+        "async def handler(i): await asyncio.sleep(0)\n"
+        "async def main():\n"
+        "    await asyncio.gather(*(asyncio.create_task(handler(i)) for i in range(7)))\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", script], env=env, check=True)
+    last = json.loads(log.read_text().splitlines()[-1])  # written at exit
+    counts = last["counts"]
+    assert (counts["main"], counts["handler"]) == (1, 7), last  # and asyncio.run's shutdown's
 
 
 def test_the_server_can_run_from_another_virtualenv(tmp_path: Path) -> None:
