@@ -22,12 +22,15 @@ socket's slow claim does not hold up its next message.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import engineio
 import socketio
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
+
+T = TypeVar("T")
 
 
 class SilenceWatch:
@@ -46,6 +49,12 @@ class SilenceWatch:
         self.waiting = False
         self.expired = False
         self.handle: asyncio.TimerHandle | None = self.loop.call_at(self.since + limit, self._check)
+
+    @classmethod
+    def of_this_task(cls, limit: float) -> SilenceWatch:
+        task = asyncio.current_task()
+        assert task is not None
+        return cls(task, limit)
 
     def begin(self) -> None:
         self.since = self.loop.time()
@@ -70,6 +79,25 @@ class SilenceWatch:
             self.handle.cancel()
             self.handle = None
 
+    async def watch(self, waiting: Awaitable[T]) -> T:
+        """``waiting``'s result, timed as one wait; ``WaitEnded`` if it was cancelled: silent
+        for the whole limit (this watch's cancel, answered here so that later timeouts in the
+        task still work), or the server shutting down. python-engineio's loops end the
+        connection in both cases."""
+        self.begin()
+        try:
+            return await waiting
+        except asyncio.CancelledError:
+            if self.expired:
+                self.task.uncancel()
+            raise WaitEnded from None
+        finally:
+            self.end()
+
+
+class WaitEnded(Exception):
+    """A ``SilenceWatch.watch`` cancelled: the connection's loop ends."""
+
 
 class QuickSocket(AsyncSocket):  # type: ignore[misc]
     async def _websocket_handler(self, ws: Any) -> None:
@@ -81,24 +109,13 @@ class QuickSocket(AsyncSocket):  # type: ignore[misc]
         server = self.server
         limit = server.ping_interval + server.ping_timeout
         writer_task = asyncio.ensure_future(self._write(ws, limit))
-        reader = asyncio.current_task()
-        assert reader is not None
-        silence = SilenceWatch(reader, limit)
+        silence = SilenceWatch.of_this_task(limit)
         try:
             while True:
-                silence.begin()
                 try:
-                    data = await ws.wait()
-                except asyncio.CancelledError:
-                    # Silent too long, or the server shutting down: python-engineio's loop
-                    # ends the connection in both cases as well.
-                    if silence.expired:
-                        reader.uncancel()  # ours, answered: later timeouts in this task work
+                    data = await silence.watch(ws.wait())
+                except Exception:  # WaitEnded, or the client went away (OSError), ...
                     break
-                except Exception:  # the client went away (OSError), ...
-                    break
-                finally:
-                    silence.end()
                 if data is None:  # connection closed by client
                     break
                 if len(data) > server.max_http_buffer_size:  # python-engineio: too large
@@ -122,20 +139,13 @@ class QuickSocket(AsyncSocket):  # type: ignore[misc]
         """python-engineio's writer: sends what is queued, in order, until the reader's ``None``
         or ``limit`` seconds without anything to send; then closes the websocket."""
         queue = self.queue
-        writer = asyncio.current_task()
-        assert writer is not None
-        silence = SilenceWatch(writer, limit)
+        silence = SilenceWatch.of_this_task(limit)
         try:
             while True:
-                silence.begin()
                 try:
-                    pkt = await queue.get()
-                except asyncio.CancelledError:  # nothing to send for too long, or shutdown
-                    if silence.expired:
-                        writer.uncancel()
+                    pkt = await silence.watch(queue.get())
+                except WaitEnded:  # nothing to send for too long, or shutdown
                     break
-                finally:
-                    silence.end()
                 queue.task_done()
                 if pkt is None:
                     break

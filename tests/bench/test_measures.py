@@ -35,6 +35,16 @@ def test_the_process_tree_includes_workers_and_their_children() -> None:
         parent.wait()
 
 
+def run_probed(tmp_path: Path, log_variable: str, script: str) -> list[str]:
+    """``script`` in a Python process with a server's environment (bench/gcprobe on its path)
+    and ``log_variable`` naming a log file; the log's lines."""
+    log = tmp_path / f"{log_variable}.log"
+    env = Server(Backend("sqlite", tmp_path)).env()
+    env[log_variable] = str(log)
+    subprocess.run([sys.executable, "-c", script], env=env, check=True)
+    return log.read_text().splitlines()
+
+
 def test_gc_pauses_are_read_for_the_window_only(tmp_path: Path) -> None:
     server = Server(Backend("sqlite", tmp_path))
     now = time.time()
@@ -55,9 +65,6 @@ def test_gc_pauses_are_read_for_the_window_only(tmp_path: Path) -> None:
 
 
 def test_the_gc_probe_logs_a_servers_collections(tmp_path: Path) -> None:
-    log = tmp_path / "gc.log"
-    env = Server(Backend("sqlite", tmp_path)).env()
-    env["BENCH_GC_LOG"] = str(log)
     # Enough cyclic garbage that a full collection takes over a millisecond.
     script = (
         "import gc\n"
@@ -66,8 +73,7 @@ def test_the_gc_probe_logs_a_servers_collections(tmp_path: Path) -> None:
         "    a = []; a.append(a); junk.append(a)\n"
         "del junk; gc.collect()\n"
     )
-    subprocess.run([sys.executable, "-c", script], env=env, check=True)
-    lines = log.read_text().split("\n")
+    lines = run_probed(tmp_path, "BENCH_GC_LOG", script)
     gens = {line.split()[1] for line in lines if line}
     assert "2" in gens, lines
 
@@ -99,9 +105,6 @@ def test_task_counts_are_read_for_the_window_per_process(tmp_path: Path) -> None
 
 
 def test_the_probe_counts_a_servers_tasks_by_coroutine(tmp_path: Path) -> None:
-    log = tmp_path / "tasks.log"
-    env = Server(Backend("sqlite", tmp_path)).env()
-    env["BENCH_TASK_LOG"] = str(log)
     script = (
         "import asyncio\n"
         "async def handler(i): await asyncio.sleep(0)\n"
@@ -109,8 +112,7 @@ def test_the_probe_counts_a_servers_tasks_by_coroutine(tmp_path: Path) -> None:
         "    await asyncio.gather(*(asyncio.create_task(handler(i)) for i in range(7)))\n"
         "asyncio.run(main())\n"
     )
-    subprocess.run([sys.executable, "-c", script], env=env, check=True)
-    last = json.loads(log.read_text().splitlines()[-1])  # written at exit
+    last = json.loads(run_probed(tmp_path, "BENCH_TASK_LOG", script)[-1])  # written at exit
     counts = last["counts"]
     assert (counts["main"], counts["handler"]) == (1, 7), last  # and asyncio.run's shutdown's
 

@@ -18,7 +18,7 @@ import socketio
 import uvicorn
 
 from app.realtime.rooms_manager import LocalRoomsManager
-from app.realtime.websocket_loop import QuickSocket, QuickSocketServer, SilenceWatch
+from app.realtime.websocket_loop import QuickSocket, QuickSocketServer, SilenceWatch, WaitEnded
 
 # python-engineio tells clients the interval in whole seconds (0.3 s would read as 0).
 PING_INTERVAL_S = 1.0
@@ -202,6 +202,31 @@ async def test_the_silence_watch_times_each_wait_and_spares_a_busy_task() -> Non
     await asyncio.sleep(0.2)
     assert not idle.done()
     idle.cancel()
+
+
+async def test_a_watched_wait_answers_its_own_cancel_and_leaves_a_shutdowns() -> None:
+    async def loop(outcome: list[Any]) -> None:
+        watch = SilenceWatch.of_this_task(0.05)
+        me = watch.task
+        assert await watch.watch(asyncio.sleep(0.01, "fed")) == "fed"
+        try:
+            await watch.watch(asyncio.sleep(3600))
+        except WaitEnded:
+            # The loop ends either way; only the watch's own cancel is answered (uncancel),
+            # so later timeouts in the task work and a shutdown's cancel stays counted.
+            outcome.extend([watch.expired, me.cancelling()])
+        finally:
+            watch.stop()
+
+    silent: list[Any] = []
+    await asyncio.wait_for(loop(silent), WAIT_S)
+    assert silent == [True, 0]
+    shut: list[Any] = []
+    task = asyncio.create_task(loop(shut))
+    await asyncio.sleep(0.02)
+    task.cancel()  # the server shutting down, before the limit
+    await asyncio.wait_for(task, WAIT_S)
+    assert shut == [False, 1]
 
 
 async def test_emits_reach_one_recipient_without_a_task_and_several_as_before(
