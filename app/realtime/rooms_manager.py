@@ -57,7 +57,9 @@ async def deliver_here(
     recipients = [
         eio_sid for sid, eio_sid in manager.get_participants(namespace, room) if sid not in skips
     ]
-    if len(recipients) != 1:
+    if not recipients:  # python-socketio would walk the room again to find nobody
+        return
+    if len(recipients) > 1:
         await socketio.AsyncManager.emit(
             manager, event, data, namespace, room=room, skip_sid=skip_sid
         )
