@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 
 from bridge_agent.transports.base import PrinterState, TransportError, device_lock
@@ -207,7 +208,7 @@ def _why(exc: BaseException) -> str:
         return "no answer"
     if isinstance(exc, ConnectionResetError):
         return "the printer reset the connection"
-    if isinstance(exc, BrokenPipeError):
+    if isinstance(exc, BrokenPipeError) or getattr(exc, "errno", None) == errno.ENOTCONN:
         return "the printer closed the connection"
     return describe_os_error(exc)
 
