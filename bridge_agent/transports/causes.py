@@ -14,31 +14,29 @@ import socket
 from bridge_agent.transports.base import PrinterState
 
 _ERRNO_CAUSES: dict[int, str] = {
-    errno.ECONNREFUSED: "connection refused (is the printer on, and is the port right?)",
+    errno.ECONNREFUSED: "connection refused: is the printer on, and is the port right?",
     errno.ECONNRESET: "connection reset by the printer",
     errno.EPIPE: "the printer closed the connection",
     errno.ETIMEDOUT: "timed out",
-    errno.EHOSTUNREACH: "no route to the printer's host (wrong address, or off the network?)",
+    errno.EHOSTUNREACH: "no route to the printer's host: wrong address, or off the network?",
     errno.ENETUNREACH: "network unreachable",
     errno.EHOSTDOWN: "the printer's host is down",
     errno.ENOENT: "no such device",
-    errno.ENODEV: "no such device (unplugged?)",
-    errno.ENXIO: "no such device (unplugged?)",
+    errno.ENODEV: "no such device: unplugged?",
+    errno.ENXIO: "no such device: unplugged?",
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
-    errno.EBUSY: "the device is busy (another program has it open?)",
-    errno.EIO: "input/output error (cable, power?)",
+    errno.EBUSY: "the device is busy: does another program have it open?",
+    errno.EIO: "input/output error: check the cable and the power",
 }
 
 
 def describe_os_error(exc: BaseException) -> str:
-    """A short cause for a connection or device error, keeping the system's own words too."""
+    """A short cause for a connection or device error: ours for common errnos, else the system's."""
     if isinstance(exc, socket.gaierror):
-        return f"host name not found ({exc.strerror or exc})"
+        return f"host name not found: {exc.strerror or exc}"
     if isinstance(exc, OSError) and exc.errno in _ERRNO_CAUSES:
-        cause = _ERRNO_CAUSES[exc.errno]
-        detail = exc.strerror or ""
-        return cause if not detail or detail.lower() in cause else f"{cause}: {detail}"
+        return _ERRNO_CAUSES[exc.errno]
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
@@ -55,15 +53,17 @@ def describe_device_error(exc: BaseException, kind: str, device: str) -> str:
         return "libusb is not installed, so no USB printer can be opened"
     inner = _errno_error(exc)
     if inner is not None and inner.errno in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
-        return f"no such {kind} {device} (not plugged in, or another name?)"
+        return f"no such {kind} {device}: not plugged in, or another name?"
     if inner is not None and inner.errno in (errno.EACCES, errno.EPERM):
-        group = "the dialout group" if kind == "serial port" else "a udev rule for it"
-        return f"permission denied on {kind} {device} (needs {group})"
+        fix = (
+            "the user needs the dialout group" if kind == "serial port" else "it needs a udev rule"
+        )
+        return f"permission denied on {kind} {device}: {fix}"
     if inner is not None and inner.errno in _ERRNO_CAUSES:
         return f"{kind} {device}: {_ERRNO_CAUSES[inner.errno]}"
     # python-escpos's DeviceNotFoundError / USBNotFoundError: pyusb found no such vendor:product
     if "NotFound" in type(exc).__name__ or "not found" in message.lower():
-        return f"no such {kind} {device} (not plugged in, or another name?)"
+        return f"no such {kind} {device}: not plugged in, or another name?"
     return f"{kind} {device}: {message.splitlines()[0] if message else type(exc).__name__}"
 
 

@@ -111,7 +111,7 @@ class TcpTransport:
             except TimeoutError as exc:
                 raise TransportError(
                     f"printer {self.url} accepted no data for {self.write_stall_timeout_s:g} s",
-                    "stopped taking data (paper out, cover open, jammed?)",
+                    "the printer stopped taking data: paper out, cover open, jammed?",
                 ) from exc
             except OSError as exc:  # reset or broken pipe before the printer confirmed the job
                 cause = _why(exc)
@@ -132,8 +132,8 @@ class TcpTransport:
                 reader, writer = await asyncio.open_connection(self.host, self.port)
         except TimeoutError as exc:
             cause = (
-                f"no answer to the connection within {self.connect_timeout_s:g} s "
-                "(wrong address, or the printer is off the network?)"
+                f"no answer to the connection within {self.connect_timeout_s:g} s: "
+                "wrong address, or the printer is off the network?"
             )
             raise TransportError(f"printer {self.url} unreachable: {cause}", cause) from exc
         except OSError as exc:

@@ -35,7 +35,7 @@ from tests.agents import (
     wait_status,
 )
 from tests.bridge_agent.printer_sim import PrinterSimulator
-from tests.servers import running_server
+from tests.servers import free_port, running_server
 from tests.world import World
 
 pytestmark = pytest.mark.slow
@@ -148,6 +148,35 @@ async def test_a_printer_reset_mid_job_is_reported_failed_not_printed(
     assert done["error"].startswith(f"printer_error: printer {printer.url}: the printer ")
     assert "before it confirmed the job" in done["error"]
     assert "may be incomplete" in done["error"]
+
+
+# -- item 15 --------------------------------------------------------------------------------
+
+
+async def _log_shows(state_dir: Path, text: str) -> bool:
+    for _ in range(int(WAIT_S / 0.1)):
+        if text in (state_dir / "agent.log").read_text():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_the_agents_log_says_why_the_printer_is_offline(
+    server: str, rest: World, tmp_path: Path
+) -> None:
+    tenant, location, station = await paired_station_bridge(rest, server, tmp_path)
+    url = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    agent = start_agent(tmp_path, url)
+    try:
+        assert await _log_shows(
+            tmp_path, f"printer {url}: offline (connection refused: is the printer on"
+        ), _log(tmp_path)
+        job = await tenant.job(location, station)
+        cause = "connection refused: is the printer on, and is the port right?"
+        held = f"printer offline ({cause}); holding job {job['id']} unclaimed"
+        assert await _log_shows(tmp_path, held), _log(tmp_path)
+    finally:
+        stop_agent(agent)
 
 
 # -- item 9 ----------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ async def test_a_missing_serial_port_is_named() -> None:
     transport = open_transport(url)
     assert await transport.status() is PrinterState.OFFLINE
     assert transport.status_cause == (
-        "no such serial port /dev/printrelay-no-such-tty (not plugged in, or another name?)"
+        "no such serial port /dev/printrelay-no-such-tty: not plugged in, or another name?"
     )
     with pytest.raises(TransportError) as caught:
         await transport.write(JOB)
@@ -105,7 +105,7 @@ async def test_a_missing_usb_device_is_named() -> None:
     transport = transport_for(device)
     assert await transport.status() is PrinterState.OFFLINE
     assert transport.status_cause == (
-        "no such USB device 04b8:0202 (not plugged in, or another name?)"
+        "no such USB device 04b8:0202: not plugged in, or another name?"
     )
 
 
@@ -114,7 +114,7 @@ async def test_usb_without_libusb_or_without_the_device_is_named() -> None:
     assert await transport.status() is PrinterState.OFFLINE
     assert transport.status_cause in (
         "libusb is not installed, so no USB printer can be opened",
-        "no such USB device 04b8:0202 (not plugged in, or another name?)",
+        "no such USB device 04b8:0202: not plugged in, or another name?",
     )
 
 
@@ -127,4 +127,6 @@ def test_test_print_says_why_the_printer_is_offline() -> None:
         timeout=60,
     )
     assert proc.returncode == 4
-    assert f"printer {url} is offline (connection refused" in proc.stderr, proc.stderr
+    assert f"printer {url} is offline (connection refused: is the printer on" in proc.stderr, (
+        proc.stderr
+    )
