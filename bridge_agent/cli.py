@@ -121,24 +121,28 @@ def _test_print(args: argparse.Namespace) -> int:
     job = {"document": SAMPLE_TICKET, "raw": None, "copies": 1, "drawer_pulse": False}
     data = render_job(job, paper_width_mm=args.paper_width)
 
-    async def send() -> PrinterState:
+    async def send() -> tuple[PrinterState, str | None]:
         transport = open_transport(args.printer)
         try:
             state = await transport.status()
             if state in (PrinterState.ONLINE, PrinterState.PAPER_LOW):
                 await transport.write(data)
-            return state
+            return state, transport.status_cause
         finally:
             await transport.close()
 
     print(preview_text(SAMPLE_TICKET, paper_width_mm=args.paper_width))
     try:
-        state = asyncio.run(send())
+        state, cause = asyncio.run(send())
     except (TransportError, ValueError) as exc:
         print(f"printrelay-bridge: {exc}", file=sys.stderr)
         return EXIT_PRINTER
     if state not in (PrinterState.ONLINE, PrinterState.PAPER_LOW):
-        print(f"printrelay-bridge: printer is {state}; nothing sent", file=sys.stderr)
+        why = f" ({cause})" if cause else ""
+        print(
+            f"printrelay-bridge: printer {args.printer} is {state}{why}; nothing sent",
+            file=sys.stderr,
+        )
         return EXIT_PRINTER
     print(f"sent {len(data)} bytes to {args.printer}")
     return EXIT_OK

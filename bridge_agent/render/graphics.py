@@ -5,8 +5,11 @@ Pure functions of their input; nothing here talks to a printer.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import struct
+from collections.abc import Iterable
 
 import qrcode  # type: ignore[import-untyped]  # python-escpos's own QR dependency
 import qrcode.exceptions  # type: ignore[import-untyped]
@@ -18,6 +21,12 @@ from bridge_agent.render.errors import RenderError
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE_SOURCE_PIXELS = 8_000_000  # bounds decoding memory (~32 MB as RGBA)
 MAX_IMAGE_HEIGHT_DOTS = 2_400  # about 30 cm of paper at 203 dpi
+# Per document, all images together: what one ticket may cost the bridge to decode (two images
+# of the largest size) and to print (about 1.2 m of raster at 203 dpi, ~0.7 MB a copy at 80 mm).
+# A ticket of 500 images of 8 Mpx each took ~100 s and ~2.5 GB before these bounds.
+MAX_DOCUMENT_SOURCE_PIXELS = 2 * MAX_IMAGE_SOURCE_PIXELS
+MAX_DOCUMENT_IMAGE_HEIGHT_DOTS = 4 * MAX_IMAGE_HEIGHT_DOTS
+_PNG_HEADER_BASE64_CHARS = 32  # base64 of the signature and the IHDR chunk's size: 24 bytes
 
 QR_MAX_MODULE_DOTS = 6  # about 0.75 mm per module at 203 dpi: easy for phone cameras
 QR_QUIET_ZONE_MODULES = 4  # each side, as ISO/IEC 18004 asks
@@ -56,6 +65,33 @@ def prepare_image(png: bytes, dots: int) -> tuple[Image.Image, int, int]:
     canvas = Image.new("L", (dots, picture.height), 255)
     canvas.paste(picture, ((dots - picture.width) // 2, 0))
     return canvas, picture.width, picture.height
+
+
+def check_image_budget(encoded_images: Iterable[str], dots: int) -> None:
+    """Refuse a document whose images together are too big, before any of them is decoded.
+
+    Reads only each PNG's header (its first 24 bytes). Images whose header cannot be read are
+    skipped here: laying them out reports them with their block number.
+    """
+    source_pixels = printed_height = 0
+    for encoded in encoded_images:
+        try:
+            width, height = _png_size(base64.b64decode(encoded[:_PNG_HEADER_BASE64_CHARS]))
+        except (RenderError, binascii.Error, ValueError):
+            continue
+        source_pixels += width * height
+        scale = min(1.0, dots / width, MAX_IMAGE_HEIGHT_DOTS / height)
+        printed_height += max(1, round(height * scale))
+    if source_pixels > MAX_DOCUMENT_SOURCE_PIXELS:
+        raise RenderError(
+            f"the images total {source_pixels} pixels, more than the "
+            f"{MAX_DOCUMENT_SOURCE_PIXELS} a ticket may hold"
+        )
+    if printed_height > MAX_DOCUMENT_IMAGE_HEIGHT_DOTS:
+        raise RenderError(
+            f"the images would print {printed_height} dots tall, more than the "
+            f"{MAX_DOCUMENT_IMAGE_HEIGHT_DOTS} a ticket may hold"
+        )
 
 
 def _png_size(png: bytes) -> tuple[int, int]:

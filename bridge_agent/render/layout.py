@@ -128,6 +128,16 @@ def layout_document(document: Mapping[str, Any], *, paper_width_mm: int = 80) ->
     blocks = document.get("blocks")
     if not isinstance(blocks, Sequence) or isinstance(blocks, str):
         raise RenderError("document.blocks must be a list")
+    graphics.check_image_budget(
+        (
+            block["png_base64"]
+            for block in blocks
+            if isinstance(block, Mapping)
+            and block.get("type") == "image"
+            and isinstance(block.get("png_base64"), str)
+        ),
+        paper.dots,
+    )
     items: list[Item] = []
     for index, block in enumerate(blocks):
         if not isinstance(block, Mapping):

@@ -20,13 +20,24 @@ class PrinterState(StrEnum):
 
 
 class TransportError(Exception):
-    """The bytes could not be handed to the printer (unreachable, refused, stalled, unplugged)."""
+    """The bytes could not be handed to the printer (unreachable, refused, stalled, unplugged).
+
+    ``str()`` is the whole message, naming the printer's URL; ``cause`` is why, in a few words
+    (``connection refused``, ``no such serial port /dev/ttyUSB0``).
+    """
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause or message
 
 
 class Transport(Protocol):
     """Moves bytes to one printer and reads its status. Nothing else: rendering is elsewhere."""
 
     url: str
+    # Why the last ``status()`` was not ``online``, in a few words ("connection refused", "no
+    # such serial port /dev/ttyUSB0"); None when it was online or the state says it all.
+    status_cause: str | None
 
     async def status(self) -> PrinterState:
         """The printer's state now. Never raises for an unreachable printer: that is ``offline``."""

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bridge_agent.transports.base import PrinterState, TransportError, device_lock
+from bridge_agent.transports.causes import describe_device_error, reported_cause
 from bridge_agent.transports.escpos_status import (
     STATUS_QUERIES,
     StatusQuery,
@@ -61,6 +62,9 @@ class EscposDeviceTransport:
     def __init__(self, url: str, device_key: str, make_device: Callable[[], EscposDevice]) -> None:
         self.url = url
         self.device_key = device_key
+        self.status_cause: str | None = None
+        kind, _, name = device_key.partition(":")
+        self._kind, self._name = ("serial port", name) if kind == "serial" else ("USB device", name)
         self._make_device = make_device
         self._device: EscposDevice | None = None  # touched only in worker threads, under the lock
 
@@ -107,16 +111,19 @@ class EscposDeviceTransport:
             raise
         except Exception as exc:  # pyusb, pyserial and escpos raise unrelated exception types
             self._discard_device()
-            raise TransportError(f"printer {self.url}: {exc}") from exc
+            cause = describe_device_error(exc, self._kind, self._name)
+            raise TransportError(f"printer {self.url}: {cause}", cause) from exc
 
     def _status_blocking(self) -> PrinterState:
         try:
             device = self._open_device()
         except DriverMissingError as exc:
             log.warning("%s", exc)
+            self.status_cause = str(exc)
             return PrinterState.ERROR
         except Exception as exc:
             log.debug("printer %s not found: %s", self.url, exc)
+            self.status_cause = describe_device_error(exc, self._kind, self._name)
             return PrinterState.OFFLINE
         answers: dict[StatusQuery, int] = {}
         for query in STATUS_QUERIES:
@@ -125,12 +132,15 @@ class EscposDeviceTransport:
             except Exception as exc:
                 log.debug("printer %s failed a status query: %s", self.url, exc)
                 self._discard_device()
+                self.status_cause = describe_device_error(exc, self._kind, self._name)
                 return PrinterState.OFFLINE
             answer = _read_answer(device)
             if answer is None:
                 break  # no back channel: a reachable printer that never answers is online
             answers[query] = answer
-        return decode_answers(answers)
+        state = decode_answers(answers)
+        self.status_cause = reported_cause(state)
+        return state
 
 
 def _read_answer(device: EscposDevice) -> int | None:

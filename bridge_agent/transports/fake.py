@@ -15,6 +15,7 @@ class FakeTransport:
     def __init__(self, url: str = "fake://", state: PrinterState = PrinterState.ONLINE) -> None:
         self.url = url
         self.state = state
+        self.status_cause: str | None = None
         self.writes: list[bytes] = []
         self.fail_writes = False
         self.closed = False

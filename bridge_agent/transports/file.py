@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from bridge_agent.transports.base import PrinterState, TransportError, device_lock
+from bridge_agent.transports.causes import describe_os_error
 
 FILE_MODE = 0o600
 
@@ -19,6 +20,7 @@ class FileTransport:
     def __init__(self, path: Path, *, url: str | None = None) -> None:
         self.path = path
         self.url = url or path.as_uri()
+        self.status_cause: str | None = None
 
     @property
     def _lock(self) -> asyncio.Lock:
@@ -27,6 +29,7 @@ class FileTransport:
     async def status(self) -> PrinterState:
         async with self._lock:
             writable = await asyncio.to_thread(self._writable)
+        self.status_cause = None if writable else f"cannot write {self.path}"
         return PrinterState.ONLINE if writable else PrinterState.ERROR
 
     async def write(self, data: bytes) -> None:
@@ -34,7 +37,8 @@ class FileTransport:
             try:
                 await asyncio.to_thread(self._append, data)
             except OSError as exc:
-                raise TransportError(f"cannot write {self.path}: {exc}") from exc
+                cause = describe_os_error(exc)
+                raise TransportError(f"cannot write {self.path}: {cause}", cause) from exc
 
     async def close(self) -> None:
         """Nothing is held open between jobs."""

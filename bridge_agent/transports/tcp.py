@@ -6,9 +6,15 @@ connection at a time, so a connection held between jobs would lock out every oth
 printer (another bridge, a back-office PC); a fresh connection also makes reconnecting after a
 power cycle a non-event. The cost is one TCP handshake per job on a LAN.
 
-End of a job: after the last byte we half-close (FIN) and wait up to ``EOF_WAIT_S`` for the
-printer to close its side, as CUPS's socket backend does. Closing at once could make the kernel
-answer with a reset, dropping queued bytes, if the printer sent anything back (automatic status).
+End of a job: after the last byte we ask ``DLE EOT 1``, half-close (FIN) and wait up to
+``EOF_WAIT_S`` for the printer to close its side, as CUPS's socket backend does. Bytes in the
+kernel are not bytes in the printer: a printer that took 128 of 430 bytes and reset the
+connection must not count as printed. The printer answers the query only once it has read every
+byte before it, so its answer confirms the whole job; a reset or broken pipe before that answer
+fails the job. A clean close (FIN) also confirms it for printers without a back channel (a peer
+that closes with unread data resets instead). A printer that neither answers nor closes within
+``EOF_WAIT_S`` gave no sign of loss (a slow printer still reading a long job): the job counts
+as printed.
 
 Status: ``DLE EOT 1, 2, 4`` on a short-lived connection, one byte each (escpos_status). A printer
 that accepts the connection but does not answer within ``STATUS_REPLY_TIMEOUT_S`` is reported
@@ -20,9 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 
 from bridge_agent.transports.base import PrinterState, TransportError, device_lock
+from bridge_agent.transports.causes import describe_os_error, reported_cause
 from bridge_agent.transports.escpos_status import (
     STATUS_QUERIES,
     StatusQuery,
@@ -65,6 +73,7 @@ class TcpTransport:
         self.write_stall_timeout_s = write_stall_timeout_s
         self.status_reply_timeout_s = status_reply_timeout_s
         self.eof_wait_s = eof_wait_s
+        self.status_cause: str | None = None
 
     @property
     def _lock(self) -> asyncio.Lock:
@@ -75,32 +84,42 @@ class TcpTransport:
             try:
                 reader, writer = await self._connect()
             except TransportError as exc:
-                log.debug("printer %s unreachable: %s", self.url, exc)
+                log.debug("%s", exc)
+                self.status_cause = exc.cause
                 return PrinterState.OFFLINE
             try:
                 answers = await self._ask_status(reader, writer)
             except (OSError, TimeoutError) as exc:
                 log.debug("printer %s dropped the status query: %s", self.url, exc)
+                self.status_cause = f"the printer dropped the status query: {_why(exc)}"
                 return PrinterState.OFFLINE
             finally:
                 await self._close(writer)
         if not answers:
             log.debug("printer %s does not answer DLE EOT; reachable, so online", self.url)
-        return decode_answers(answers)
+        state = decode_answers(answers)
+        self.status_cause = reported_cause(state)
+        return state
 
     async def write(self, data: bytes) -> None:
         async with self._lock:
             reader, writer = await self._connect()
             try:
-                await self._send(writer, data)
+                await self._send(writer, data + query_bytes(StatusQuery.PRINTER))
                 writer.write_eof()
-                await self._wait_for_printer_to_close(reader)
+                await self._wait_for_confirmation(reader)
             except TimeoutError as exc:
                 raise TransportError(
-                    f"printer {self.url} accepted no data for {self.write_stall_timeout_s:g} s"
+                    f"printer {self.url} accepted no data for {self.write_stall_timeout_s:g} s",
+                    "the printer stopped taking data: paper out, cover open, jammed?",
                 ) from exc
-            except OSError as exc:
-                raise TransportError(f"printer {self.url}: {exc}") from exc
+            except OSError as exc:  # reset or broken pipe before the printer confirmed the job
+                cause = _why(exc)
+                raise TransportError(
+                    f"printer {self.url}: {cause} before it confirmed the job "
+                    f"({len(data)} bytes sent); the ticket may be incomplete",
+                    cause,
+                ) from exc
             finally:
                 await self._close(writer)
 
@@ -112,12 +131,14 @@ class TcpTransport:
             async with asyncio.timeout(self.connect_timeout_s):
                 reader, writer = await asyncio.open_connection(self.host, self.port)
         except TimeoutError as exc:
-            raise TransportError(
-                f"printer {self.url} did not accept a connection within "
-                f"{self.connect_timeout_s:g} s"
-            ) from exc
+            cause = (
+                f"no answer to the connection within {self.connect_timeout_s:g} s: "
+                "wrong address, or the printer is off the network?"
+            )
+            raise TransportError(f"printer {self.url} unreachable: {cause}", cause) from exc
         except OSError as exc:
-            raise TransportError(f"printer {self.url} unreachable: {exc}") from exc
+            cause = describe_os_error(exc)
+            raise TransportError(f"printer {self.url} unreachable: {cause}", cause) from exc
         # With a zero high-water mark drain() returns only once asyncio's own buffer is empty,
         # i.e. every byte written so far is in the kernel's socket buffer.
         writer.transport.set_write_buffer_limits(high=0)
@@ -130,19 +151,23 @@ class TcpTransport:
             async with asyncio.timeout(self.write_stall_timeout_s):
                 await writer.drain()
 
-    async def _wait_for_printer_to_close(self, reader: asyncio.StreamReader) -> None:
-        """Discard what the printer sends back until it closes; give up quietly after a while.
+    async def _wait_for_confirmation(self, reader: asyncio.StreamReader) -> None:
+        """Read until the printer closes; raise OSError on a reset before it confirmed the job.
 
-        Every byte is in the kernel already, so neither a timeout nor a reset here fails the job.
+        Confirmed: a status byte arrived (the answer to the query after the job), or the
+        printer closed cleanly. A reset after a status byte is the printer's own business.
         """
+        confirmed = False
         try:
             async with asyncio.timeout(self.eof_wait_s):
-                while await reader.read(1024):
-                    pass
+                while chunk := await reader.read(1024):
+                    confirmed = confirmed or any(is_status_byte(byte) for byte in chunk)
         except TimeoutError:
             log.debug("printer %s kept the connection open after the job", self.url)
-        except ConnectionError as exc:
-            log.warning("printer %s reset the connection after the job: %s", self.url, exc)
+        except OSError as exc:
+            if not confirmed:
+                raise
+            log.info("printer %s reset the connection after confirming the job: %s", self.url, exc)
 
     async def _ask_status(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -176,6 +201,16 @@ class TcpTransport:
         with contextlib.suppress(OSError, TimeoutError):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await writer.wait_closed()
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no answer"
+    if isinstance(exc, ConnectionResetError):
+        return "the printer reset the connection"
+    if isinstance(exc, BrokenPipeError) or getattr(exc, "errno", None) == errno.ENOTCONN:
+        return "the printer closed the connection"
+    return describe_os_error(exc)
 
 
 def _host_for_url(host: str) -> str:

@@ -19,6 +19,8 @@ job bytes that happen to contain 10 04 1..4 are taken as queries, as a real TM p
 Also: ``paused = True`` models a printer that stopped taking data (its buffer full): it reads
 at most ``buffer_bytes`` more per connection, then stops reading, so senders stall.
 ``answers_status = False`` models a printer without a back channel (queries are swallowed).
+``reset_after_bytes = N`` models one that crashes mid-job: it reads N bytes of each connection,
+then resets it (RST).
 ``ThreadedPrinterSimulator`` runs one in a background thread for synchronous code, and
 ``python -m tests.bridge_agent.printer_sim --port 9100`` runs one standalone.
 """
@@ -29,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import socket
+import struct
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -104,6 +107,7 @@ class PrinterSimulator:
         answers_status: bool = True,
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
         on_job: Callable[[bytes], None] | None = None,
+        reset_after_bytes: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -111,6 +115,7 @@ class PrinterSimulator:
         self.answers_status = answers_status
         self.buffer_bytes = buffer_bytes
         self.on_job = on_job
+        self.reset_after_bytes = reset_after_bytes
         self.jobs: list[bytes] = []  # each finished connection's data, if any, queries removed
         self.status_queries: list[int] = []  # every n of DLE EOT n asked, answered or not
         self.connections = 0  # accepted so far, jobs and status checks alike
@@ -223,16 +228,23 @@ class PrinterSimulator:
         self.peak_connections = max(self.peak_connections, len(self._writers))
         job = bytearray()
         queries = _StatusQueryFilter()
-        read_while_paused = 0
+        read_while_paused = taken = 0
         try:
             while True:
                 if self.paused and read_while_paused >= self.buffer_bytes:
                     await self._resumed.wait()
                 if not self.paused:
                     read_while_paused = 0
-                chunk = await reader.read(READ_CHUNK_BYTES)
+                limit = READ_CHUNK_BYTES
+                if self.reset_after_bytes is not None:
+                    limit = min(limit, self.reset_after_bytes - taken)
+                    if limit <= 0:
+                        _reset(writer)
+                        break
+                chunk = await reader.read(limit)
                 if not chunk:
                     break
+                taken += len(chunk)
                 if self.paused:
                     read_while_paused += len(chunk)
                 data, asked = queries.feed(chunk)
@@ -266,6 +278,13 @@ class PrinterSimulator:
     async def _wait_until(self, condition: Callable[[], bool], limit_s: float) -> None:
         async with asyncio.timeout(limit_s), self._changed:
             await self._changed.wait_for(condition)
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Drop the connection with a reset (RST), as a crashing printer does, not a clean FIN."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

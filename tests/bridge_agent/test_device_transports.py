@@ -193,7 +193,7 @@ async def test_missing_device_is_offline_and_fails_writes_until_it_returns() -> 
     device.fail_open = True
     transport = transport_for(device)
     assert await transport.status() is PrinterState.OFFLINE
-    with pytest.raises(TransportError, match="Unable to open"):
+    with pytest.raises(TransportError, match="no such USB device 04b8:0202"):
         await transport.write(b"x")
     device.fail_open = False
     assert await transport.status() is PrinterState.ONLINE
@@ -206,7 +206,7 @@ async def test_unplugged_device_fails_the_job_and_is_reopened_next_time() -> Non
     transport = transport_for(device)
     await transport.write(b"first")
     device.fail_raw = True
-    with pytest.raises(TransportError, match="No such device"):
+    with pytest.raises(TransportError, match="no such USB device 04b8:0202"):
         await transport.write(b"lost")
     assert device.closed == 1
     assert await transport.status() is PrinterState.OFFLINE

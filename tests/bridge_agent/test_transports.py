@@ -80,9 +80,10 @@ async def test_tcp_status_queries_are_not_job_data() -> None:
         transport = tcp(sim)
         assert await transport.status() is PrinterState.ONLINE
         await transport.write(b"receipt")
-        assert sim.status_queries == [1, 2, 4]
+        # the job ends with DLE EOT 1: its answer confirms the printer read the whole job
+        assert sim.status_queries == [1, 2, 4, 1]
         assert sim.jobs == [b"receipt"]
-        assert sim.raw_received == b"\x10\x04\x01\x10\x04\x02\x10\x04\x04receipt"
+        assert sim.raw_received == b"\x10\x04\x01\x10\x04\x02\x10\x04\x04receipt\x10\x04\x01"
 
 
 @pytest.mark.parametrize("state", list(PrinterState))

@@ -63,8 +63,9 @@ async def test_an_expired_job_never_prints_when_its_bridge_comes_back(
             assert job["status"] == "pending" and job["claimed_by"] is None  # not swept yet
             assert printer.received.count(b"ON TIME") == 1
             assert b"TOO LATE" not in printer.received
-            # Both defences hold it: the agent skips offers past expires_at, and the claim's
-            # UPDATE requires expires_at > now (tests/app/test_claims.py refuses it directly).
+            # The server holds it: the claim's UPDATE requires expires_at > now (tests/app/
+            # test_claims.py refuses it directly). The agent does not judge expiry by its own
+            # clock, which may be wrong (issue 19 item 19).
             device = (await client.get("/v1/devices", headers=tenant.manager)).json()["items"][0]
             assert device["online"] is True  # it did come back and reconcile
         finally:
