@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -75,8 +76,14 @@ async def pair(server: str, code: str, name: str) -> dict[str, Any]:
 
 def _reason(exc: aiohttp.ClientError) -> str:
     """The cause a person can act on ("Connection refused"), not aiohttp's whole sentence."""
-    cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
-    return getattr(cause, "strerror", None) or str(cause) or type(exc).__name__
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f"TLS: {exc}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        cause = exc.os_error
+        if isinstance(cause, ConnectionError) and cause.errno:
+            return os.strerror(cause.errno)  # "Connection refused", not the socket's address
+        return cause.strerror or str(cause)
+    return str(exc) or type(exc).__name__
 
 
 class DeviceApi:

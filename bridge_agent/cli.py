@@ -19,7 +19,9 @@ import asyncio
 import logging
 import socket
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from bridge_agent import credentials, lifecycle
@@ -32,6 +34,8 @@ EXIT_UNAVAILABLE = 5
 EXIT_ALREADY_RUNNING = 6
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+T = TypeVar("T")
 
 log = logging.getLogger("printrelay-bridge")
 
@@ -57,6 +61,22 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _until_stopped(work: Coroutine[object, object, T]) -> T:
+    """``asyncio.run(work)``, cancelled by a stop signal (raising CancelledError here)."""
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        how = lifecycle.call_on_stop_signals(asyncio.get_running_loop(), task.cancel)
+        log.debug("stop signals handled by %s", how)
+        return await work
+
+    try:
+        return asyncio.run(main())
+    finally:
+        lifecycle.defer_stop_signals()  # the loop took its handlers with it
+
+
 def _server_url(raw: str) -> str:
     """The server's base URL, or ValueError saying what to type instead."""
     parts = urlsplit(raw.strip())
@@ -77,16 +97,18 @@ def _pair(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(f"{exc} (got {args.server!r})", EXIT_USAGE)
     try:
-        result = asyncio.run(api_pair(server, args.code, name))
+        result = _until_stopped(api_pair(server, args.code, name))
     except Unreachable as exc:
         return _fail(f"cannot reach the server at {server} ({exc})", EXIT_UNAVAILABLE)
     except ApiError as exc:
-        if exc.status == 404:  # the pairing route always exists: the address is wrong
-            base = server.removesuffix("/v1")
+        if exc.status == 404 or exc.code == "unexpected_response":
+            # The pairing route always exists and always answers in the contract's shape: this
+            # is another web server, or the wrong path on ours (typically a trailing /v1).
             return _fail(
                 f"no Printrelay server at {server} (POST {server}/v1/devices/pair answered "
-                f"404); --server is the server's base address, e.g. {base}",
-                EXIT_USAGE,
+                f"HTTP {exc.status}); --server is the server's base address, "
+                f"e.g. {server.removesuffix('/v1')}",
+                EXIT_USAGE if exc.status < 500 else EXIT_UNAVAILABLE,
             )
         message = f"pairing refused: {exc.message} ({exc.code})"
         if exc.retry_after_s is not None:
@@ -117,6 +139,8 @@ def _run(args: argparse.Namespace) -> int:
         lock.acquire()  # before the journal is opened: two agents never share one
     except lifecycle.AlreadyRunning as exc:
         return _fail(str(exc), EXIT_ALREADY_RUNNING)
+    except OSError as exc:
+        return _fail(f"cannot lock {lock.path}: {exc.strerror or exc}", EXIT_USAGE)
     try:
         return _serve(args, state_dir, creds)
     finally:
@@ -137,11 +161,7 @@ def _serve(args: argparse.Namespace, state_dir: Path, creds: credentials.Credent
         "bridge %s (%s) → %s, printer %s", creds.name, creds.device_id, creds.server, args.printer
     )
 
-    async def main() -> str | None:
-        task = asyncio.current_task()
-        assert task is not None
-        how = lifecycle.call_on_stop_signals(asyncio.get_running_loop(), task.cancel)
-        log.debug("stop signals handled by %s", how)
+    async def serve() -> str | None:
         async with BridgeRunner(
             creds,
             transport,
@@ -153,12 +173,8 @@ def _serve(args: argparse.Namespace, state_dir: Path, creds: credentials.Credent
             return await runner.run()
 
     try:
-        reason = asyncio.run(main())
-    except asyncio.CancelledError:
-        log.info("stopped")
-        return EXIT_OK
+        reason = _until_stopped(serve())
     finally:
-        lifecycle.interrupt_on_stop_signals()  # the loop took its handlers with it
         journal.close()
     if reason in ("revoked", "unpaired", "unauthorized"):
         log.error("the server no longer accepts this device (%s); pair it again", reason)
@@ -186,7 +202,7 @@ def _test_print(args: argparse.Namespace) -> int:
 
     print(preview_text(SAMPLE_TICKET, paper_width_mm=args.paper_width))
     try:
-        state = asyncio.run(send())
+        state = _until_stopped(send())
     except (TransportError, ValueError) as exc:
         print(f"printrelay-bridge: {exc}", file=sys.stderr)
         return EXIT_PRINTER
@@ -198,14 +214,14 @@ def _test_print(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # First: from here on a stop signal unwinds (KeyboardInterrupt) instead of killing mid-way.
-    lifecycle.interrupt_on_stop_signals()
+    # First: from here on a stop signal is kept for the event loop instead of killing mid-way.
+    lifecycle.defer_stop_signals()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("engineio").setLevel(logging.WARNING)
     logging.getLogger("socketio").setLevel(logging.WARNING)
     try:
         return _main(argv)
-    except KeyboardInterrupt:  # Ctrl+C, or a stop signal outside the event loop
+    except asyncio.CancelledError:  # a stop signal (Ctrl+C, SIGTERM) cancelled the work
         log.info("stopped")
         return EXIT_OK
 

@@ -5,6 +5,8 @@ on Windows, whose event loops have no ``add_signal_handler``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import os
 import signal
 import sys
@@ -18,6 +20,8 @@ else:
     import fcntl
 
 LOCK_FILE = "agent.lock"
+# What a lock held by another process answers: flock EWOULDBLOCK, msvcrt EDEADLOCK or EACCES.
+HELD_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, errno.EDEADLK})
 PID_MAX_BYTES = 32
 
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
@@ -52,12 +56,15 @@ class StateDirLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             _lock(fd)
-        except OSError:
-            pid = _read_pid(fd)
+        except OSError as exc:
+            pid = _read_pid(fd) if exc.errno in HELD_ERRNOS else None
             os.close(fd)
-            raise AlreadyRunning(self.state_dir, pid) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+            if exc.errno in HELD_ERRNOS:
+                raise AlreadyRunning(self.state_dir, pid) from None
+            raise  # no locking here at all (some network file systems): say so, not "running"
+        if sys.platform != "win32":  # Windows locks are mandatory: no one else could read it
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
     def release(self) -> None:
@@ -84,30 +91,44 @@ def _read_pid(fd: int) -> int | None:
 # -- stop signals -------------------------------------------------------------------------------
 
 
-def interrupt_on_stop_signals() -> None:
-    """Outside the event loop (from the process's first lines, and after the loop has ended):
-    a stop signal raises KeyboardInterrupt, as Ctrl+C does, so a stop unwinds through ``finally``
-    blocks and ends as a clean exit instead of the default SIGTERM death."""
+# Set by a stop signal that came while no event loop was listening; the next loop honors it.
+_stop_requested = False
+
+
+def defer_stop_signals() -> None:
+    """While no event loop listens (from the process's first lines, and after a loop ended): a
+    stop signal is only noted, and the next ``call_on_stop_signals`` delivers it. Noting is safe
+    at any bytecode, unlike raising KeyboardInterrupt there (inside logging's lock, an import or
+    a finalizer); without a handler at all, SIGTERM would kill the process mid-way."""
     for sig in STOP_SIGNALS:
-        signal.signal(sig, _interrupt)
+        signal.signal(sig, _note_stop)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+def _note_stop(signum: int, frame: FrameType | None) -> None:
+    global _stop_requested
+    _stop_requested = True
 
 
 def call_on_stop_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> str:
-    """While ``loop`` runs: a stop signal runs ``callback`` on the loop, never inside whatever
-    the loop was doing. Returns how: ``loop`` (loop.add_signal_handler, POSIX) or ``signal``.
+    """While ``loop`` runs: a stop signal (or one noted before the loop ran) runs ``callback`` on
+    the loop, never inside whatever the loop was doing. Returns how: ``loop``
+    (loop.add_signal_handler, POSIX) or ``signal``.
 
     Windows' event loops raise NotImplementedError for add_signal_handler; there a plain handler
     hands the callback to the loop with call_soon_threadsafe (safe from a signal handler, and
-    the loop's self-pipe wakes it). Restore ``interrupt_on_stop_signals`` once the loop ends."""
+    the loop's self-pipe wakes it). Call ``defer_stop_signals`` again once the loop ends."""
+
+    def hand_to_loop(signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has just closed: the stop is under way
+            loop.call_soon_threadsafe(callback)
+
     how = "loop"
     for sig in STOP_SIGNALS:
         try:
             loop.add_signal_handler(sig, callback)
         except NotImplementedError:
-            signal.signal(sig, lambda _signum, _frame: loop.call_soon_threadsafe(callback))
+            signal.signal(sig, hand_to_loop)
             how = "signal"
+    if _stop_requested:  # checked after the handlers are in place: no signal falls between
+        loop.call_soon(callback)
     return how

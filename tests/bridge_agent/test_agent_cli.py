@@ -62,7 +62,7 @@ def test_pair_with_the_server_down_says_so_in_one_line(tmp_path: Path) -> None:
     proc = cli("pair", "--server", url, "--code", "ABCD", "--state-dir", str(tmp_path / "s"))
     line = one_line(proc.stderr)
     assert proc.returncode == 5
-    assert f"cannot reach the server at {url}" in line
+    assert f"cannot reach the server at {url} (Connection refused)" in line
     assert not (tmp_path / "s").exists()
 
 
