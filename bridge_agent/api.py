@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import os
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -10,29 +14,76 @@ REQUEST_TIMEOUT_S = 15
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    """The server answered, with an error (or with something that is not Printrelay's JSON)."""
+
+    def __init__(
+        self, status: int, code: str, message: str, retry_after_s: int | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
+        self.retry_after_s = retry_after_s
+
+
+class Unreachable(Exception):
+    """No HTTP answer at all: refused, unresolvable, TLS failure, timed out."""
 
 
 async def _json(response: aiohttp.ClientResponse) -> Any:
-    body = await response.json(content_type=None)
-    if response.status >= 400:
+    try:
+        body = await response.json(content_type=None)
+    except ValueError:  # not JSON: another web server, or a proxy's error page, answered
+        body = None
+    if response.status >= 400 or body is None:
         error = body.get("error", {}) if isinstance(body, dict) else {}
-        raise ApiError(response.status, error.get("code", "error"), error.get("message", ""))
+        raise ApiError(
+            response.status,
+            error.get("code", "unexpected_response"),
+            error.get("message") or f"HTTP {response.status} {response.reason or ''}".strip(),
+            _retry_after_s(response.headers.get("Retry-After")),
+        )
     return body
+
+
+def _retry_after_s(value: str | None) -> int | None:
+    """Retry-After as whole seconds: delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return int(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0, math.ceil((when - datetime.now(UTC)).total_seconds()))
 
 
 async def pair(server: str, code: str, name: str) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-    async with (
-        aiohttp.ClientSession(timeout=timeout) as session,
-        session.post(
-            f"{server.rstrip('/')}/v1/devices/pair", json={"code": code, "name": name}
-        ) as r,
-    ):
-        result: dict[str, Any] = await _json(r)
-        return result
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(
+                f"{server.rstrip('/')}/v1/devices/pair", json={"code": code, "name": name}
+            ) as r,
+        ):
+            result: dict[str, Any] = await _json(r)
+            return result
+    except TimeoutError:
+        raise Unreachable(f"no answer in {REQUEST_TIMEOUT_S} s") from None
+    except aiohttp.ClientError as exc:
+        raise Unreachable(_reason(exc)) from None
+
+
+def _reason(exc: aiohttp.ClientError) -> str:
+    """The cause a person can act on ("Connection refused"), not aiohttp's whole sentence."""
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f"TLS: {exc}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        cause = exc.os_error
+        if isinstance(cause, ConnectionError) and cause.errno:
+            return os.strerror(cause.errno)  # "Connection refused", not the socket's address
+        return cause.strerror or str(cause)
+    return str(exc) or type(exc).__name__
 
 
 class DeviceApi:

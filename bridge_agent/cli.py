@@ -5,27 +5,37 @@
     printrelay-bridge test-print --printer URL [--paper-width 80|58]
 
 Printer URLs: tcp://host:9100, usb://VID:PID, serial:///dev/ttyUSB0?baudrate=19200, file:///path.
+Every command takes --log-level debug|info|warning|error (default info).
+
+Exit status: 0 done (or stopped), 2 a mistake to fix (arguments, pairing code, server address,
+credentials), 3 the server revoked this device, 4 the printer failed, 5 the server cannot be
+reached or asks to retry later, 6 another agent runs with the same state dir.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import socket
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
 
-from bridge_agent import credentials
-from bridge_agent.api import ApiError
-from bridge_agent.api import pair as api_pair
+from bridge_agent import credentials, lifecycle
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_REVOKED = 3
 EXIT_PRINTER = 4
+EXIT_UNAVAILABLE = 5
+EXIT_ALREADY_RUNNING = 6
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+T = TypeVar("T")
 
 log = logging.getLogger("printrelay-bridge")
 
@@ -45,51 +55,113 @@ SAMPLE_TICKET = {
 }
 
 
+def _fail(message: str, code: int) -> int:
+    """A mistake or refusal the user can act on: one line on stderr, no traceback."""
+    print(f"printrelay-bridge: {message}", file=sys.stderr)
+    return code
+
+
+def _until_stopped(work: Coroutine[object, object, T]) -> T:
+    """``asyncio.run(work)``, cancelled by a stop signal (raising CancelledError here)."""
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        how = lifecycle.call_on_stop_signals(asyncio.get_running_loop(), task.cancel)
+        log.debug("stop signals handled by %s", how)
+        return await work
+
+    try:
+        return asyncio.run(main())
+    finally:
+        lifecycle.defer_stop_signals()  # the loop took its handlers with it
+
+
+def _server_url(raw: str) -> str:
+    """The server's base URL, or ValueError saying what to type instead."""
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        example = f"http://{raw}" if "://" not in raw else "https://printrelay.example.com"
+        raise ValueError(f"--server needs an http:// or https:// address, e.g. {example}")
+    return raw.strip().rstrip("/")
+
+
 def _pair(args: argparse.Namespace) -> int:
+    from bridge_agent.api import ApiError, Unreachable
+    from bridge_agent.api import pair as api_pair
+
     state_dir = Path(args.state_dir)
     name = args.name or socket.gethostname()
     try:
-        result = asyncio.run(api_pair(args.server, args.code, name))
+        server = _server_url(args.server)
+    except ValueError as exc:
+        return _fail(f"{exc} (got {args.server!r})", EXIT_USAGE)
+    try:
+        result = _until_stopped(api_pair(server, args.code, name))
+    except Unreachable as exc:
+        return _fail(f"cannot reach the server at {server} ({exc})", EXIT_UNAVAILABLE)
     except ApiError as exc:
-        print(f"printrelay-bridge: pairing refused: {exc.message} ({exc.code})", file=sys.stderr)
-        return EXIT_USAGE
+        if exc.status == 404 or exc.code == "unexpected_response":
+            # The pairing route always exists and always answers in the contract's shape: this
+            # is another web server, or the wrong path on ours (typically a trailing /v1).
+            return _fail(
+                f"no Printrelay server at {server} (POST {server}/v1/devices/pair answered "
+                f"HTTP {exc.status}); --server is the server's base address, "
+                f"e.g. {server.removesuffix('/v1')}",
+                EXIT_USAGE if exc.status < 500 else EXIT_UNAVAILABLE,
+            )
+        message = f"pairing refused: {exc.message} ({exc.code})"
+        if exc.retry_after_s is not None:
+            return _fail(f"{message}; retry in {exc.retry_after_s} s", EXIT_UNAVAILABLE)
+        return _fail(message, EXIT_USAGE if exc.status < 500 else EXIT_UNAVAILABLE)
     device = result["device"]
-    creds = credentials.Credentials(args.server, result["token"], device["id"], device["name"])
-    path = credentials.save(state_dir, creds)
+    creds = credentials.Credentials(server, result["token"], device["id"], device["name"])
+    try:
+        path = credentials.save(state_dir, creds)
+    except OSError as exc:
+        return _fail(f"cannot save the token in {state_dir}: {exc.strerror or exc}", EXIT_USAGE)
     scope = f"station {device['station_id']}" if device["station_id"] else "the whole location"
     print(f"paired as {device['name']} ({device['id']}) for {scope}; token saved in {path}")
     return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir)
+    try:
+        creds = credentials.load(state_dir)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        where = state_dir / credentials.CREDENTIALS_FILE
+        return _fail(f"cannot read {where} ({exc!r}); pair again", EXIT_USAGE)
+    if creds is None:
+        return _fail(f"not paired (no credentials in {state_dir}); run 'pair'", EXIT_USAGE)
+    lock = lifecycle.StateDirLock(state_dir)
+    try:
+        lock.acquire()  # before the journal is opened: two agents never share one
+    except lifecycle.AlreadyRunning as exc:
+        return _fail(str(exc), EXIT_ALREADY_RUNNING)
+    except OSError as exc:
+        return _fail(f"cannot lock {lock.path}: {exc.strerror or exc}", EXIT_USAGE)
+    try:
+        return _serve(args, state_dir, creds)
+    finally:
+        lock.release()
+
+
+def _serve(args: argparse.Namespace, state_dir: Path, creds: credentials.Credentials) -> int:
     from bridge_agent.runner import BridgeRunner
     from bridge_agent.spool import Journal
     from bridge_agent.transports import open_transport
 
-    state_dir = Path(args.state_dir)
-    creds = credentials.load(state_dir)
-    if creds is None:
-        print(
-            f"printrelay-bridge: not paired (no credentials in {state_dir}); run 'pair'",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
     try:
         transport = open_transport(args.printer)
     except ValueError as exc:
-        print(f"printrelay-bridge: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(str(exc), EXIT_USAGE)
     journal = Journal(credentials.ensure_state_dir(state_dir))
     log.info(
         "bridge %s (%s) → %s, printer %s", creds.name, creds.device_id, creds.server, args.printer
     )
 
-    async def main() -> str | None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
+    async def serve() -> str | None:
         async with BridgeRunner(
             creds,
             transport,
@@ -101,10 +173,7 @@ def _run(args: argparse.Namespace) -> int:
             return await runner.run()
 
     try:
-        reason = asyncio.run(main())
-    except asyncio.CancelledError:
-        log.info("stopped")
-        return EXIT_OK
+        reason = _until_stopped(serve())
     finally:
         journal.close()
     if reason in ("revoked", "unpaired", "unauthorized"):
@@ -133,7 +202,7 @@ def _test_print(args: argparse.Namespace) -> int:
 
     print(preview_text(SAMPLE_TICKET, paper_width_mm=args.paper_width))
     try:
-        state, cause = asyncio.run(send())
+        state, cause = _until_stopped(send())
     except (TransportError, ValueError) as exc:
         print(f"printrelay-bridge: {exc}", file=sys.stderr)
         return EXIT_PRINTER
@@ -149,13 +218,27 @@ def _test_print(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # First: from here on a stop signal is kept for the event loop instead of killing mid-way.
+    lifecycle.defer_stop_signals()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("engineio").setLevel(logging.WARNING)
     logging.getLogger("socketio").setLevel(logging.WARNING)
+    try:
+        return _main(argv)
+    except asyncio.CancelledError:  # a stop signal (Ctrl+C, SIGTERM) cancelled the work
+        log.info("stopped")
+        return EXIT_OK
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="printrelay-bridge",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="info", help="what to print (default: info)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
     state = {
@@ -164,14 +247,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     width = {"type": int, "choices": (80, 58), "default": 80, "help": "paper width in mm"}
 
-    p = sub.add_parser("pair", help="exchange a pairing code for this device's token")
+    p = sub.add_parser(
+        "pair", parents=[common], help="exchange a pairing code for this device's token"
+    )
     p.add_argument("--server", required=True, help="e.g. https://printrelay.example.com")
     p.add_argument("--code", required=True, help="the code a manager created")
     p.add_argument("--name", help="how managers see this bridge (default: host name)")
     p.add_argument("--state-dir", **state)  # type: ignore[arg-type]
     p.set_defaults(handler=_pair)
 
-    r = sub.add_parser("run", help="receive and print jobs until stopped")
+    r = sub.add_parser("run", parents=[common], help="receive and print jobs until stopped")
     r.add_argument(
         "--printer", required=True, help="tcp://host:9100, usb://VID:PID, serial://…, file://…"
     )
@@ -183,15 +268,16 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--heartbeat-interval", type=float, default=None, help=argparse.SUPPRESS)
     r.set_defaults(handler=_run)
 
-    t = sub.add_parser("test-print", help="print a sample ticket (no server needed)")
+    t = sub.add_parser(
+        "test-print", parents=[common], help="print a sample ticket (no server needed)"
+    )
     t.add_argument("--printer", required=True)
     t.add_argument("--paper-width", **width)  # type: ignore[arg-type]
     t.set_defaults(handler=_test_print)
 
     args = parser.parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        return int(args.handler(args))
-    return EXIT_OK
+    logging.getLogger().setLevel(args.log_level.upper())
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

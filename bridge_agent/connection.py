@@ -145,7 +145,18 @@ class Connection:
         return self.state is ConnectionState.STOPPED
 
     async def run(self) -> None:
-        """Connect, stay connected, reconnect; return once stopped."""
+        """Connect, stay connected, reconnect; return once stopped. Cancelled (the agent is
+        stopping), it still closes the socket and its HTTP session before the loop ends."""
+        try:
+            await self._run()
+        except asyncio.CancelledError:
+            self.state = ConnectionState.STOPPED  # quietly: the disconnect below is expected
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                await self.sio.disconnect()
+
+    async def _run(self) -> None:
         while not self.stopped:
             self._move(ConnectionState.CONNECTING)
             self._refusal, self._closed = None, asyncio.Event()
@@ -164,15 +175,15 @@ class Connection:
                 log.warning("cannot connect to %s: %s", self.server, exc)
             else:
                 heartbeat = asyncio.create_task(self._heartbeat(), name="heartbeat")
-                await _first(self._closed.wait(), self._stopping.wait())
-                heartbeat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await heartbeat
+                try:
+                    await _first(self._closed.wait(), self._stopping.wait())
+                finally:
+                    heartbeat.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await heartbeat
                 if self.stopped:
                     break
             await self._back_off()
-        with contextlib.suppress(Exception):
-            await self.sio.disconnect()
 
     async def _back_off(self) -> None:
         self._move(ConnectionState.BACKING_OFF)
