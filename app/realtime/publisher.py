@@ -128,7 +128,13 @@ class Publisher:
     async def on_control(self, message: dict[str, Any]) -> None:
         """Run in every server process: act on the sockets this process holds."""
         if message.get("type") == KEY_REVOKED:
-            self.realtime.principal_cache.evict_key(uuid.UUID(str(message["key_id"])))
+            key_id = uuid.UUID(str(message["key_id"]))
+            self.realtime.principal_cache.evict_key(key_id)
+            # Remembered, so a socket of the key authenticating right now is refused too.
+            self.realtime.revoked_keys.add(key_id)
+            for sid in self.realtime.local_sids_of_key(key_id):
+                await self.sio.emit(KEY_REVOKED, {"key_id": str(key_id)}, to=sid)
+                await self.sio.disconnect(sid)
         if message.get("type") == UNPAIRED:
             device_id = uuid.UUID(str(message["device_id"]))
             self.realtime.principal_cache.evict_device(device_id)

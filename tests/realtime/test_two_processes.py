@@ -142,3 +142,32 @@ async def test_a_watcher_on_one_process_sees_changes_made_through_the_other(
             await asyncio.sleep(0.05)
         assert await redis.hget(WATCHERS_KEY, location) is None
         await redis.aclose()
+
+
+async def test_revoking_a_key_drops_its_watchers_on_every_process(
+    two_servers: tuple[str, str],
+) -> None:
+    """Issue 19 item 1, across processes: the key is revoked through process one; its watcher
+    socket on process two is told and dropped, and no later update reaches it."""
+    one, two = two_servers
+    async with httpx.AsyncClient(base_url=one, timeout=30) as client:
+        rest = World(client, app=None)
+        tenant = await rest.tenant()
+        location = await tenant.location()
+        keys = (await client.get("/v1/api-keys", headers=tenant.manager)).json()["items"]
+        pos_key = next(k for k in keys if k["role"] == "pos")
+        w = await watcher(two, tenant.pos_secret).connect()
+        kept = await watcher(two, tenant.manager_secret).connect()
+        try:
+            for sock in (w, kept):
+                assert await sock.call("subscribe", {"location_id": location}) == {"ok": True}
+            r = await client.delete(f"/v1/api-keys/{pos_key['id']}", headers=tenant.manager)
+            assert r.status_code == 204
+            assert await w.wait_for("api_key.revoked") == [{"key_id": pos_key["id"]}]
+            await asyncio.wait_for(w.disconnected.wait(), 10)
+            job = await tenant.job(location)  # through process one
+            assert [u["id"] for u in await kept.wait_for("print_job.updated")] == [job["id"]]
+            assert w.of("print_job.updated") == []
+        finally:
+            await w.close()
+            await kept.close()
