@@ -185,10 +185,8 @@ class Realtime:
         # Only the holder can release; a superseded socket's release is a no-op.
         if not await self.locks.release(str(device.id), holder):
             return
-        async with self.db.transaction() as tx:
+        async with self.db.transaction() as tx:  # its commit offers a station's backlog
             await devices.lose_ownership(tx, device.id)
-        if device.station_id is not None:
-            await self.publisher.offer_station_backlog_to_location(session.principal, device)
 
     # -- ownership --------------------------------------------------------------------------
 
