@@ -98,10 +98,12 @@ class Realtime:
         self.heard_from = HeardFrom(db)
         if watchers is not None:
             self.watchers = watchers
+        await self.watchers.start()
         self.publisher.bus = bus
         await bus.start(self.publisher.on_control)
 
     async def stop(self) -> None:
+        await self.watchers.close()
         if self.heard_from is not None:
             await self.heard_from.close()
 
