@@ -24,6 +24,7 @@ class DeviceStatusChanged:
     location_id: uuid.UUID
     station_id: uuid.UUID | None
     online: bool
+    tenant_id: uuid.UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class DeviceUnpaired:
     device_id: uuid.UUID
     location_id: uuid.UUID
     station_id: uuid.UUID | None
+    tenant_id: uuid.UUID
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,7 +116,7 @@ async def take_ownership(
         return False
     if not row["was_online"]:
         await db.publish(
-            [DeviceStatusChanged(row["id"], row["location_id"], row["station_id"], True)]
+            [DeviceStatusChanged(row["id"], row["location_id"], row["station_id"], True, tenant_id)]
         )
     return True
 

@@ -85,7 +85,7 @@ async def unpair(tx: Tx, principal: Principal, device_id: uuid.UUID) -> Device:
     if device is None:
         raise NotFound("Device not found.")
     await release_jobs_of_unpaired_device(tx, principal, device.id)
-    tx.publish(DeviceUnpaired(device.id, device.location_id, device.station_id))
+    tx.publish(DeviceUnpaired(device.id, device.location_id, device.station_id, device.tenant_id))
     return device
 
 
@@ -132,4 +132,6 @@ async def offline_if_silent(tx: Tx, silent_for_s: float) -> int:
 
 
 def _status(device: Device) -> DeviceStatusChanged:
-    return DeviceStatusChanged(device.id, device.location_id, device.station_id, device.online)
+    return DeviceStatusChanged(
+        device.id, device.location_id, device.station_id, device.online, device.tenant_id
+    )

@@ -44,6 +44,10 @@ class Publisher:
                     await self._device_status(
                         event.device_id, event.location_id, event.station_id, event.online
                     )
+                    if not event.online and event.station_id is not None:
+                        await self.offer_station_backlog_to_location(
+                            event.tenant_id, event.location_id, event.station_id
+                        )
                 case DeviceUnpaired():
                     self.realtime.principal_cache.evict_device(event.device_id)
                     await self._device_status(
@@ -51,6 +55,10 @@ class Publisher:
                     )
                     assert self.bus is not None
                     await self.bus.publish({"type": UNPAIRED, "device_id": str(event.device_id)})
+                    if event.station_id is not None:
+                        await self.offer_station_backlog_to_location(
+                            event.tenant_id, event.location_id, event.station_id
+                        )
                 case ApiKeyRevoked(key_id=key_id):
                     self.realtime.principal_cache.evict_key(key_id)
                     assert self.bus is not None
@@ -105,18 +113,20 @@ class Publisher:
         await self.sio.emit("printer.status", payload, room=rooms.watch_room(device.location_id))
 
     async def offer_station_backlog_to_location(
-        self, principal: Principal, device: DeviceScope
+        self, tenant_id: uuid.UUID, location_id: uuid.UUID, station_id: uuid.UUID
     ) -> None:
-        """A station lost its bridge: its pending jobs now belong to the location bridges."""
-        assert device.station_id is not None
-        if await self._station_has_online_bridge(device.station_id):
+        """A station lost its bridge: its pending jobs now belong to the location bridges.
+
+        Run on every way a station device goes offline (a clean disconnect, the sweeper after
+        its server died, an unpair): each commits a DeviceStatusChanged or DeviceUnpaired."""
+        if await self._station_has_online_bridge(station_id):
             return
         filters = JobFilter(
-            location_id=device.location_id, station_id=device.station_id, status=JobStatus.PENDING
+            location_id=location_id, station_id=station_id, status=JobStatus.PENDING
         )
-        manager_view = Principal(kind=PrincipalKind.MANAGER, tenant_id=principal.tenant)
+        manager_view = Principal(kind=PrincipalKind.MANAGER, tenant_id=tenant_id)
         cursor: str | None = None
-        room = rooms.location_room(device.location_id)
+        room = rooms.location_room(location_id)
         while True:
             async with self.realtime.db.transaction() as tx:
                 page, cursor = await jobs.list_jobs(tx, manager_view, filters, cursor, 200)
@@ -128,7 +138,13 @@ class Publisher:
     async def on_control(self, message: dict[str, Any]) -> None:
         """Run in every server process: act on the sockets this process holds."""
         if message.get("type") == KEY_REVOKED:
-            self.realtime.principal_cache.evict_key(uuid.UUID(str(message["key_id"])))
+            key_id = uuid.UUID(str(message["key_id"]))
+            self.realtime.principal_cache.evict_key(key_id)
+            # Remembered, so a socket of the key authenticating right now is refused too.
+            self.realtime.revoked_keys.add(key_id)
+            for sid in self.realtime.local_sids_of_key(key_id):
+                await self.sio.emit(KEY_REVOKED, {"key_id": str(key_id)}, to=sid)
+                await self.sio.disconnect(sid)
         if message.get("type") == UNPAIRED:
             device_id = uuid.UUID(str(message["device_id"]))
             self.realtime.principal_cache.evict_device(device_id)

@@ -16,6 +16,7 @@ import socketio
 
 from app.auth.cache import PrincipalCache
 from app.auth.principals import DeviceScope, Principal, PrincipalKind
+from app.auth.repository import api_key_is_active
 from app.auth.secrets import DEVICE_TOKEN_PREFIX, hash_secret
 from app.auth.service import authenticate
 from app.config import Settings
@@ -41,7 +42,13 @@ from app.realtime.messages import (
     error_ack,
 )
 from app.realtime.publisher import Publisher
-from app.realtime.sessions import BridgeSocket, BridgeState, Session, WatcherSocket
+from app.realtime.sessions import (
+    BridgeSocket,
+    BridgeState,
+    RevokedKeys,
+    Session,
+    WatcherSocket,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,7 @@ class Realtime:
         self.settings = settings
         self.sessions: dict[str, Session] = {}
         self.principal_cache = PrincipalCache(settings.auth_cache_ttl_s)
+        self.revoked_keys = RevokedKeys()
         self._db: Database | None = None
         self._locks: OwnerLocks | None = None
         self.watchers: WatchRegistry = InMemoryWatchRegistry()
@@ -90,10 +98,12 @@ class Realtime:
         self.heard_from = HeardFrom(db)
         if watchers is not None:
             self.watchers = watchers
+        await self.watchers.start()
         self.publisher.bus = bus
         await bus.start(self.publisher.on_control)
 
     async def stop(self) -> None:
+        await self.watchers.close()
         if self.heard_from is not None:
             await self.heard_from.close()
 
@@ -143,6 +153,8 @@ class Realtime:
             raise refuse("unauthorized", exc.message) from exc
         if principal.kind not in (PrincipalKind.MANAGER, PrincipalKind.POS):
             raise refuse("unauthorized", "Watchers authenticate with an API key.")
+        if principal.key_id in self.revoked_keys:  # revoked while it was being looked up
+            raise refuse("unauthorized", "Unknown or revoked API key.")
         self.sessions[sid] = WatcherSocket(principal)
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
@@ -175,10 +187,8 @@ class Realtime:
         # Only the holder can release; a superseded socket's release is a no-op.
         if not await self.locks.release(str(device.id), holder):
             return
-        async with self.db.transaction() as tx:
+        async with self.db.transaction() as tx:  # its commit offers a station's backlog
             await devices.lose_ownership(tx, device.id)
-        if device.station_id is not None:
-            await self.publisher.offer_station_backlog_to_location(session.principal, device)
 
     # -- ownership --------------------------------------------------------------------------
 
@@ -325,6 +335,12 @@ class Realtime:
         try:
             msg = SubscribeMessage.model_validate(data)
             async with self.db.transaction() as tx:
+                key_id = session.principal.key_id
+                # A socket whose revocation message this process missed (Redis was away).
+                if key_id is None or not await api_key_is_active(
+                    tx, session.principal.tenant, key_id
+                ):
+                    raise Unauthorized("This API key was revoked.")
                 await require_location(tx, session.principal.tenant, msg.location_id)
         except (AppError, ValueError) as exc:
             return ack_for(exc)
@@ -338,6 +354,13 @@ class Realtime:
                 return error_ack("service_unavailable", "Coordination is unavailable; retry.")
             session.locations.add(msg.location_id)
         return {"ok": True}
+
+    def local_sids_of_key(self, key_id: uuid.UUID) -> list[str]:
+        return [
+            sid
+            for sid, s in self.sessions.items()
+            if isinstance(s, WatcherSocket) and s.principal.key_id == key_id
+        ]
 
     def local_sids_of(self, device_id: uuid.UUID) -> list[str]:
         return [

@@ -35,3 +35,22 @@ class WatcherSocket:
 
 
 Session = BridgeSocket | WatcherSocket
+
+
+class RevokedKeys:
+    """API keys this process heard were revoked (control bus), so a watcher whose key was
+    revoked while its connect was looking the key up is refused. Revocation is forever; the
+    bound only caps memory (the database refuses a forgotten key at its next connect)."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self) -> None:
+        self._keys: dict[uuid.UUID, None] = {}  # insertion order: oldest first
+
+    def add(self, key_id: uuid.UUID) -> None:
+        if len(self._keys) >= self.MAX_KEYS:
+            del self._keys[next(iter(self._keys))]
+        self._keys[key_id] = None
+
+    def __contains__(self, key_id: object) -> bool:
+        return key_id in self._keys

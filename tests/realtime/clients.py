@@ -12,6 +12,7 @@ SERVER_EVENTS = (
     "superseded",
     "print_job.new",
     "device.unpaired",
+    "api_key.revoked",
     "print_job.updated",
     "device.status",
     "printer.status",

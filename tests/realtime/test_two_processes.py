@@ -4,13 +4,14 @@ unpair cross from one process to the other."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
-from app.coordination.watchers import WATCHERS_KEY
+from app.coordination.watchers import watchers_key
 from tests import databases
 from tests.realtime.clients import bridge, watcher
 from tests.realtime.conftest import TEST_SERVER_ENV, redis_reachable
@@ -112,7 +113,7 @@ async def test_a_watcher_on_one_process_sees_changes_made_through_the_other(
     """Status changes are fanned out only to watched locations (app/coordination/watchers.py);
     the count lives in Redis, so a watcher on process two is known to process one the moment
     its subscribe is acknowledged (even though process one had just read "not watched" and
-    remembers its answers for a moment), and the count goes when the watcher does."""
+    remembers its answers for a moment), and process two's entry goes when the watcher does."""
     one, two = two_servers
     redis = Redis.from_url(databases.REDIS_URL)
     async with httpx.AsyncClient(base_url=one, timeout=30) as client:
@@ -122,11 +123,12 @@ async def test_a_watcher_on_one_process_sees_changes_made_through_the_other(
         device = await tenant.device(location)
         w = await watcher(two, tenant.pos_secret).connect()
         try:
-            assert await redis.hget(WATCHERS_KEY, location) is None
+            key = watchers_key(uuid.UUID(location))
+            assert await redis.scard(key) == 0
             await tenant.job(location)  # process one reads "not watched" and remembers it
             assert await w.call("subscribe", {"location_id": location}) == {"ok": True}
             assert await w.call("subscribe", {"location_id": location}) == {"ok": True}
-            assert await redis.hget(WATCHERS_KEY, location) == b"1"  # once per socket
+            assert await redis.scard(key) == 1  # once per process
             job = await tenant.job(location)  # through process one
             assert (await rest.claim(device, job["id"])).status_code == 200
             updates = await w.wait_for("print_job.updated", 2)
@@ -137,8 +139,37 @@ async def test_a_watcher_on_one_process_sees_changes_made_through_the_other(
         finally:
             await w.close()
         for _ in range(100):
-            if await redis.hget(WATCHERS_KEY, location) is None:
+            if await redis.scard(key) == 0:
                 break
             await asyncio.sleep(0.05)
-        assert await redis.hget(WATCHERS_KEY, location) is None
+        assert await redis.scard(key) == 0
         await redis.aclose()
+
+
+async def test_revoking_a_key_drops_its_watchers_on_every_process(
+    two_servers: tuple[str, str],
+) -> None:
+    """Issue 19 item 1, across processes: the key is revoked through process one; its watcher
+    socket on process two is told and dropped, and no later update reaches it."""
+    one, two = two_servers
+    async with httpx.AsyncClient(base_url=one, timeout=30) as client:
+        rest = World(client, app=None)
+        tenant = await rest.tenant()
+        location = await tenant.location()
+        keys = (await client.get("/v1/api-keys", headers=tenant.manager)).json()["items"]
+        pos_key = next(k for k in keys if k["role"] == "pos")
+        w = await watcher(two, tenant.pos_secret).connect()
+        kept = await watcher(two, tenant.manager_secret).connect()
+        try:
+            for sock in (w, kept):
+                assert await sock.call("subscribe", {"location_id": location}) == {"ok": True}
+            r = await client.delete(f"/v1/api-keys/{pos_key['id']}", headers=tenant.manager)
+            assert r.status_code == 204
+            assert await w.wait_for("api_key.revoked") == [{"key_id": pos_key["id"]}]
+            await asyncio.wait_for(w.disconnected.wait(), 10)
+            job = await tenant.job(location)  # through process one
+            assert [u["id"] for u in await kept.wait_for("print_job.updated")] == [job["id"]]
+            assert w.of("print_job.updated") == []
+        finally:
+            await w.close()
+            await kept.close()

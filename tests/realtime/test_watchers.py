@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.realtime.clients import bridge, watcher
+import asyncio
+
+import pytest
+
+from tests.realtime.clients import WAIT_S, Refused, bridge, watcher
 from tests.world import World
 
 
@@ -66,3 +70,40 @@ async def test_watcher_sees_job_updates_and_device_status_of_its_location_only(
         for client in (w, spy, b):
             if client is not None:
                 await client.close()
+
+
+async def test_revoking_a_key_drops_its_watcher_sockets_and_only_theirs(
+    server: str, rest: World
+) -> None:
+    """Issue 19 item 1: a POS socket subscribed before its key is revoked is told, dropped,
+    and cannot come back; a socket of another key of the tenant keeps watching."""
+    tenant = await rest.tenant()
+    location = await tenant.location()
+    keys = (await rest.client.get("/v1/api-keys", headers=tenant.manager)).json()["items"]
+    pos_key = next(k for k in keys if k["role"] == "pos")
+
+    revoked = await watcher(server, tenant.pos_secret).connect()
+    kept = await watcher(server, tenant.manager_secret).connect()
+    try:
+        for w in (revoked, kept):
+            assert await w.call("subscribe", {"location_id": location}) == {"ok": True}
+        first = await tenant.job(location)
+        for w in (revoked, kept):
+            assert [u["id"] for u in await w.wait_for("print_job.updated")] == [first["id"]]
+
+        r = await rest.client.delete(f"/v1/api-keys/{pos_key['id']}", headers=tenant.manager)
+        assert r.status_code == 204
+        assert await revoked.wait_for("api_key.revoked") == [{"key_id": pos_key["id"]}]
+        await asyncio.wait_for(revoked.disconnected.wait(), WAIT_S)
+
+        later = await tenant.job(location)
+        kept_updates = await kept.wait_for("print_job.updated", 2)
+        assert [u["id"] for u in kept_updates] == [first["id"], later["id"]]
+        assert [u["id"] for u in revoked.of("print_job.updated")] == [first["id"]]
+        assert kept.of("api_key.revoked") == []
+        with pytest.raises(Refused) as refused:
+            await watcher(server, tenant.pos_secret).connect()
+        assert refused.value.data["data"]["code"] == "unauthorized"
+    finally:
+        for w in (revoked, kept):
+            await w.close()
