@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import Field
 
@@ -34,6 +35,14 @@ class DeviceOut(Output):
     online: bool
     paired_at: datetime
     last_seen_at: datetime | None
+    # Set once unpaired (listed with GET /v1/devices?include=revoked): when, and the id of the
+    # manager key that did it (GET /v1/api-keys names it).
+    revoked_at: datetime | None = None
+    revoked_by_key_id: uuid.UUID | None = None
+
+
+class DeviceListInclude(StrEnum):
+    REVOKED = "revoked"
 
 
 class PairResponse(Output):
