@@ -442,11 +442,12 @@ async def test_unpaired_devices_are_listed_on_request_with_when_and_by_whom(worl
         assert r.status_code == 200, r.text
         items = {d["id"]: d for d in r.json()["items"]}
         assert set(items) == {kept.id, gone.id}  # never the other tenant's
-        assert items[kept.id]["revoked_at"] is None and items[kept.id]["revoked_by_key_id"] is None
+        assert items[kept.id]["revoked_at"] is None and items[kept.id]["revoked_by"] is None
         unpaired = items[gone.id]
         assert before - timedelta(seconds=5) <= parse_time(unpaired["revoked_at"])
         assert parse_time(unpaired["revoked_at"]) <= datetime.now(UTC) + timedelta(seconds=5)
-        assert unpaired["revoked_by_key_id"] == manager_key
+        assert unpaired["revoked_by"] == {"kind": "manager", "id": manager_key}
+        assert "revoked_by_key_id" not in unpaired
         assert unpaired["online"] is False and "token" not in unpaired
     for bad in ("everything", "REVOKED", ""):
         r = await world.client.get("/v1/devices", params={"include": bad}, headers=tenant.manager)
