@@ -38,6 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from app.db import migrate
     from app.main import create_asgi_app
+    from app.serving import uvicorn_options
 
     settings = Settings()
     if settings.env is Environment.DEVELOPMENT and settings.admin_token is None:
@@ -68,6 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             proxy_headers=True,
             forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            **uvicorn_options(settings),
         )
         return 0
     uvicorn.run(
@@ -77,6 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         proxy_headers=True,
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        **uvicorn_options(settings),
     )
     return 0
 

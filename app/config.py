@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # interval + timeout, its owner lock released and its jobs offered to the next owner.
     socket_ping_interval_s: float = Field(default=25.0, gt=0)
     socket_ping_timeout_s: float = Field(default=20.0, gt=0)
+    # A request head (request line and headers) must arrive within this from its first byte (or
+    # from the connection's opening): slow-loris connections are closed instead of holding a
+    # descriptor each (app/serving.py). Bodies, responses and keep-alive waits are not counted.
+    request_head_timeout_s: float = Field(default=10.0, gt=0, le=300)
     # Largest Socket.IO message accepted; every event of the protocol is a few hundred bytes.
     socket_max_message_bytes: int = Field(default=64 * 1024, gt=0)
 

@@ -126,9 +126,9 @@ async def run(
             *(_deliver(c, place, i, WARMUP_PER_CONNECTION) for i, c in enumerate(conns))
         )
         per_connection = max(1, jobs // connections)
-        cpu_before, started = _cpu(pids), time.monotonic()
+        cpu_before, started = backend_cpu_s(pids), time.monotonic()
         await asyncio.gather(*(_deliver(c, place, i, per_connection) for i, c in enumerate(conns)))
-        cpu_after, elapsed = _cpu(pids), time.monotonic() - started
+        cpu_after, elapsed = backend_cpu_s(pids), time.monotonic() - started
         done = per_connection * connections
         indexes = {
             r["name"]: r["bytes"]
@@ -148,7 +148,8 @@ async def run(
     }
 
 
-def _cpu(pids: list[int]) -> float:
+def backend_cpu_s(pids: list[int]) -> float:
+    """CPU seconds the backends ``pids`` have used, in whole clock ticks (/proc)."""
     times = [procstat.read_times(pid) for pid in pids]
     if any(t is None for t in times):
         raise RuntimeError("a PostgreSQL backend is not visible in /proc (not on this machine?)")

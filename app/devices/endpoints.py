@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api_common import AppSettings, Db
 from app.auth.dependencies import AuthFirstRoute, DeviceOnly, Manager
 from app.coordination.rate_limit import retry_after_seconds
 from app.devices import service
 from app.devices.schemas import (
+    DeviceListInclude,
     DeviceOut,
     PairingCodeCreate,
     PairingCodeOut,
@@ -57,10 +59,17 @@ async def pair_device(body: PairRequest, request: Request, db: Db) -> PairRespon
 
 @router.get("/devices", response_model=ItemList[DeviceOut])
 async def list_devices(
-    principal: Manager, db: Db, location_id: uuid.UUID | None = None
+    principal: Manager,
+    db: Db,
+    location_id: uuid.UUID | None = None,
+    include: Annotated[
+        DeviceListInclude | None,
+        Query(description="`revoked`: unpaired devices too, with when and by which key"),
+    ] = None,
 ) -> ItemList[DeviceOut]:
+    revoked = include is DeviceListInclude.REVOKED
     async with db.transaction() as tx:
-        devices = await service.list_devices(tx, principal, location_id)
+        devices = await service.list_devices(tx, principal, location_id, include_revoked=revoked)
     return ItemList[DeviceOut](items=[DeviceOut.model_validate(d) for d in devices])
 
 

@@ -74,9 +74,11 @@ async def get_device(tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID) -> Devi
 
 
 async def list_devices(
-    tx: Tx, tenant_id: uuid.UUID, location_id: uuid.UUID | None
+    tx: Tx, tenant_id: uuid.UUID, location_id: uuid.UUID | None, *, include_revoked: bool = False
 ) -> Sequence[Device]:
-    stmt = select(Device).where(Device.tenant_id == tenant_id, Device.revoked_at.is_(None))
+    stmt = select(Device).where(Device.tenant_id == tenant_id)
+    if not include_revoked:
+        stmt = stmt.where(Device.revoked_at.is_(None))
     if location_id is not None:
         stmt = stmt.where(Device.location_id == location_id)
     stmt = stmt.order_by(Device.paired_at, Device.id)
@@ -84,12 +86,12 @@ async def list_devices(
 
 
 async def revoke_device(
-    tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID, now: datetime
+    tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID, now: datetime, by_key_id: uuid.UUID | None
 ) -> Device | None:
     stmt = (
         update(Device)
         .where(Device.id == device_id, Device.tenant_id == tenant_id, Device.revoked_at.is_(None))
-        .values(revoked_at=now, online=False)
+        .values(revoked_at=now, revoked_by_key_id=by_key_id, online=False)
         .returning(Device)
         .execution_options(synchronize_session=False)
     )

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from app.models import DeviceKind
+from app.models.enums import ActorKind
 from app.schemas_common import Input, Name, Output
 
 
@@ -25,6 +27,13 @@ class PairRequest(Input):
     name: Name
 
 
+class Actor(Output):
+    """Who did something, as job-event history names it (kind and key or device id)."""
+
+    kind: ActorKind
+    id: uuid.UUID
+
+
 class DeviceOut(Output):
     id: uuid.UUID
     name: str
@@ -34,6 +43,22 @@ class DeviceOut(Output):
     online: bool
     paired_at: datetime
     last_seen_at: datetime | None
+    # Set once unpaired (listed with GET /v1/devices?include=revoked): when, and who.
+    revoked_at: datetime | None = None
+    revoked_by_key_id: uuid.UUID | None = Field(default=None, exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def revoked_by(self) -> Actor | None:
+        """The manager key that unpaired the device (``GET /v1/api-keys`` names it); null while
+        paired, and for devices unpaired before this was recorded."""
+        if self.revoked_by_key_id is None:
+            return None
+        return Actor(kind=ActorKind.MANAGER, id=self.revoked_by_key_id)
+
+
+class DeviceListInclude(StrEnum):
+    REVOKED = "revoked"
 
 
 class PairResponse(Output):

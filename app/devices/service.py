@@ -64,11 +64,13 @@ async def pair(tx: Tx, code: str, name: str) -> tuple[Device, str]:
 
 
 async def list_devices(
-    tx: Tx, principal: Principal, location_id: uuid.UUID | None
+    tx: Tx, principal: Principal, location_id: uuid.UUID | None, *, include_revoked: bool = False
 ) -> Sequence[Device]:
     if location_id is not None:
         await require_location(tx, principal.tenant, location_id)
-    return await repository.list_devices(tx, principal.tenant, location_id)
+    return await repository.list_devices(
+        tx, principal.tenant, location_id, include_revoked=include_revoked
+    )
 
 
 async def get_own_device(tx: Tx, principal: Principal) -> Device:
@@ -81,7 +83,9 @@ async def get_own_device(tx: Tx, principal: Principal) -> Device:
 
 async def unpair(tx: Tx, principal: Principal, device_id: uuid.UUID) -> Device:
     """Revoke the token and turn every job the device holds as ``sent`` into ``unconfirmed``."""
-    device = await repository.revoke_device(tx, principal.tenant, device_id, utcnow())
+    device = await repository.revoke_device(
+        tx, principal.tenant, device_id, utcnow(), principal.key_id
+    )
     if device is None:
         raise NotFound("Device not found.")
     await release_jobs_of_unpaired_device(tx, principal, device.id)

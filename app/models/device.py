@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.types import utcnow
@@ -28,3 +28,6 @@ class Device(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     # Unpairing keeps the row (jobs and history point at it) but the token stops working.
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The manager key that unpaired it (a plain column, like job_events.actor_id: keys are
+    # revoked, never deleted, and this is a record, not a relation).
+    revoked_by_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)

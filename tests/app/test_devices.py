@@ -420,6 +420,42 @@ async def test_other_tenant_cannot_unpair(world: World) -> None:
     assert report.status_code == 200, report.text
 
 
+async def test_unpaired_devices_are_listed_on_request_with_when_and_by_whom(world: World) -> None:
+    tenant = await world.tenant()
+    other = await world.tenant("Other")
+    location = await tenant.location()
+    kept = await tenant.device(location)
+    gone = await tenant.device(location, await tenant.station(location))
+    foreign = await other.device(await other.location())
+    keys = (await world.client.get("/v1/api-keys", headers=tenant.manager)).json()["items"]
+    (manager_key,) = [k["id"] for k in keys if k["role"] == "manager"]
+    before = datetime.now(UTC)
+    r = await world.client.delete(f"/v1/devices/{gone.id}", headers=tenant.manager)
+    assert r.status_code == 204, r.text
+    assert (
+        await world.client.delete(f"/v1/devices/{foreign.id}", headers=other.manager)
+    ).is_success
+
+    assert await device_ids(world, tenant) == [kept.id]  # the default list: paired devices
+    for params in ({"include": "revoked"}, {"include": "revoked", "location_id": location}):
+        r = await world.client.get("/v1/devices", params=params, headers=tenant.manager)
+        assert r.status_code == 200, r.text
+        items = {d["id"]: d for d in r.json()["items"]}
+        assert set(items) == {kept.id, gone.id}  # never the other tenant's
+        assert items[kept.id]["revoked_at"] is None and items[kept.id]["revoked_by"] is None
+        unpaired = items[gone.id]
+        assert before - timedelta(seconds=5) <= parse_time(unpaired["revoked_at"])
+        assert parse_time(unpaired["revoked_at"]) <= datetime.now(UTC) + timedelta(seconds=5)
+        assert unpaired["revoked_by"] == {"kind": "manager", "id": manager_key}
+        assert "revoked_by_key_id" not in unpaired
+        assert unpaired["online"] is False and "token" not in unpaired
+    for bad in ("everything", "REVOKED", ""):
+        r = await world.client.get("/v1/devices", params={"include": bad}, headers=tenant.manager)
+        assert_error(r, 422, "validation_error")
+    r = await world.client.get("/v1/devices", params={"include": "revoked"}, headers=tenant.pos)
+    assert_error(r, 403, "forbidden")
+
+
 async def test_unpair_bad_requests(world: World) -> None:
     tenant = await world.tenant()
     device = await tenant.device(await tenant.location())

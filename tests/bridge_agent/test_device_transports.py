@@ -10,6 +10,7 @@ import array
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
@@ -24,6 +25,8 @@ from bridge_agent.transports.device import (
 )
 from bridge_agent.transports.tcp import TcpTransport
 from tests.bridge_agent.printer_sim import STATUS_ANSWERS, PrinterSimulator
+
+GATE_WAIT_S = 10.0
 
 
 class Concurrency:
@@ -53,9 +56,15 @@ class StubDevice:
         *,
         call_s: float = 0.0,
         concurrency: Concurrency | None = None,
+        gate: threading.Event | None = None,
+        on_call: Callable[[], object] | None = None,
     ) -> None:
         self.answers = answers  # None: the printer never answers DLE EOT
         self.call_s = call_s
+        # With a gate, each call waits for it instead of sleeping; whether it opened in time.
+        self.gate = gate
+        self.gate_opened: list[bool] = []
+        self.on_call = on_call  # told (from the calling thread) as each call starts
         self.concurrency = concurrency or Concurrency()
         self.data = bytearray()
         self.chunks: list[int] = []
@@ -71,7 +80,12 @@ class StubDevice:
     def _blocking_call(self) -> None:
         self.threads.add(threading.get_ident())
         with self.concurrency:
-            time.sleep(self.call_s)
+            if self.on_call is not None:
+                self.on_call()
+            if self.gate is not None:
+                self.gate_opened.append(self.gate.wait(GATE_WAIT_S))
+            else:
+                time.sleep(self.call_s)
 
     def open(self, raise_not_found: bool = True) -> None:
         self._blocking_call()
@@ -127,19 +141,22 @@ async def test_every_device_call_runs_off_the_event_loop_thread() -> None:
 
 
 async def test_a_slow_device_does_not_block_the_event_loop() -> None:
-    transport = transport_for(StubDevice(call_s=0.3))
-    ticks = 0
+    # The device call tells the event loop it started, then waits until the loop opens its
+    # gate: the loop can do that only if the call runs off it (no count of timer ticks).
+    loop = asyncio.get_running_loop()
+    started = asyncio.Event()
+    gate = threading.Event()
+    device = StubDevice(gate=gate, on_call=lambda: loop.call_soon_threadsafe(started.set))
+    transport = transport_for(device)
 
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
+    async def open_the_gate_during_the_call() -> None:
+        await started.wait()
+        gate.set()
 
-    ticker = asyncio.create_task(tick())
+    opener = asyncio.create_task(open_the_gate_during_the_call())
     await transport.write(b"slow")
-    ticker.cancel()
-    assert ticks >= 10
+    opener.cancel()
+    assert device.gate_opened and device.gate_opened[0] is True
 
 
 async def test_one_device_is_used_by_one_call_at_a_time() -> None:
