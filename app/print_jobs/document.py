@@ -30,8 +30,10 @@ MAX_DOCUMENT_IMAGE_PIXELS = 8_000_000
 
 # What ``decode_base64`` accepts, for the schema (validation itself stays in code).
 BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
-# Base64 of a PNG starts with the signature: "iVBORw0KGgo" and one more symbol.
-PNG_BASE64_PATTERN = "^iVBORw0KGgo[A-Za-z0-9+/]" + BASE64_PATTERN[1:]
+# Base64 of a PNG starts with the signature and the IHDR chunk's length (13) and type:
+# "iVBORw0KGgoAAAANSUhEU" and three more symbols. The rest of the header (its CRC, a possible
+# size) and the pixel limits are checked in code: a pattern cannot state them.
+PNG_BASE64_PATTERN = "^iVBORw0KGgoAAAANSUhEU[A-Za-z0-9+/]{3}" + BASE64_PATTERN[1:]
 
 
 def base64_length(max_bytes: int) -> int:
