@@ -19,6 +19,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
+from app.schemas_common import error_message
+
 log = logging.getLogger(__name__)
 
 
@@ -199,7 +201,7 @@ def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
+        parts.append(f"{loc or 'body'}: {error_message(err)}")
     return "; ".join(parts) or "The request is not valid."
 
 

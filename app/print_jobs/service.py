@@ -143,20 +143,37 @@ async def get(tx: Tx, principal: Principal, job_id: uuid.UUID) -> PrintJob:
 
 
 def encode_cursor(job: JobView) -> str:
-    raw = json.dumps([job.created_at.isoformat(), str(job.id)]).encode()
+    return cursor_at(job.created_at, job.id)
+
+
+def cursor_at(created_at: datetime, job_id: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(job_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The position a cursor from ``encode_cursor`` holds. Anything else, however it was made
+    (another JSON shape, a number where a string goes, a timestamp with an offset that takes
+    it outside the datetime range, a spelling the API never writes), is a 422: the cursor must
+    read back as exactly what ``encode_cursor`` writes for the position it holds."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created, job_id = json.loads(base64.urlsafe_b64decode(padded))
-        created_at = datetime.fromisoformat(created)
-        if created_at.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return created_at, uuid.UUID(job_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
+        position = json.loads(base64.urlsafe_b64decode(padded))
+        if not (
+            isinstance(position, list)
+            and len(position) == 2
+            and all(isinstance(part, str) for part in position)
+        ):
+            raise ValueError("not [timestamp, job id]")
+        created_at = datetime.fromisoformat(position[0])
+        job_id = uuid.UUID(position[1])
+        # The API writes UTC times only; with the round trip below this also rules out naive
+        # times and offsets whose UTC value falls outside the datetime range.
+        if created_at.utcoffset() != timedelta(0) or cursor_at(created_at, job_id) != cursor:
+            raise ValueError("not a cursor's spelling")
+    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error) as exc:
         raise ValidationFailed("cursor: not a cursor this API returned") from exc
+    return created_at, job_id
 
 
 async def list_jobs(

@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, model_validator
 from app.errors import AppError, is_database_unavailable
 from app.models import JobStatus
 from app.print_jobs.schemas import check_error_on_failure
-from app.schemas_common import Epoch, Input
+from app.schemas_common import Epoch, Input, error_message
 
 
 class PrinterState(StrEnum):
@@ -63,5 +63,5 @@ def ack_for(exc: Exception) -> dict[str, Any]:
         if not errors:
             return error_ack("validation_error", "payload: invalid")
         where = ".".join(str(p) for p in errors[0]["loc"])
-        return error_ack("validation_error", f"{where or 'payload'}: {errors[0]['msg']}")
+        return error_ack("validation_error", f"{where or 'payload'}: {error_message(errors[0])}")
     raise exc

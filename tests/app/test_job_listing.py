@@ -104,7 +104,11 @@ async def test_cursor_walks_every_job_oldest_first(world: World, count: int, lim
 
 
 def _b64(value: object) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+    return _raw_b64(json.dumps(value).encode())
+
+
+def _raw_b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 @pytest.mark.parametrize(
@@ -120,6 +124,17 @@ def _b64(value: object) -> str:
         pytest.param(_b64(["2026-01-01T00:00:00+00:00"]), id="one-part"),
         pytest.param(_b64("just a string"), id="string"),
         pytest.param("x" * 600, id="too-long"),
+        # Issue 19, item 3: each of these answered 500.
+        pytest.param(_b64(["0001-01-01T00:00:00+01:00", str(uuid.uuid4())]), id="before-year-1"),
+        pytest.param(_b64(["9999-12-31T23:59:59-01:00", str(uuid.uuid4())]), id="after-9999"),
+        pytest.param(_b64(["2026-01-01T00:00:00+00:00", 42]), id="number-id"),
+        pytest.param(_raw_b64(b'["2026-01-01T00:00:00+00:00", 1e999]'), id="1e999-id"),
+        pytest.param(_raw_b64(b'[1e999, "' + str(uuid.uuid4()).encode() + b'"]'), id="1e999-time"),
+        # Spellings the API never writes: not a cursor it issued.
+        pytest.param(_b64(["2026-01-01T00:00:00Z", str(uuid.uuid4())]), id="zulu"),
+        pytest.param(_b64(["2026-01-01T01:00:00+01:00", str(uuid.uuid4())]), id="offset"),
+        pytest.param(_b64(["2026-01-01T00:00:00+00:00", uuid.uuid4().hex]), id="hex-id"),
+        pytest.param(_b64(["2026-01-01T00:00:00", str(uuid.uuid4())]), id="naive"),
     ],
 )
 async def test_garbage_cursor_is_422(world: World, cursor: str) -> None:
@@ -130,6 +145,22 @@ async def test_garbage_cursor_is_422(world: World, cursor: str) -> None:
         "/v1/print-jobs", params={"location_id": location, "cursor": cursor}, headers=tenant.pos
     )
     assert_error(r, 422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    "created_at", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59.999999+00:00"]
+)
+async def test_a_cursor_at_either_end_of_time_is_answered_not_a_500(
+    world: World, created_at: str
+) -> None:
+    """A position in the API's own spelling is a position, even one no job has: the query
+    takes the extreme timestamps on both dialects."""
+    tenant = await world.tenant()
+    location = await tenant.location()
+    job = await tenant.job(location)
+    cursor = _b64([created_at, str(uuid.uuid4())])
+    body = await _page(world, tenant.pos, location_id=location, cursor=cursor)
+    assert [j["id"] for j in body["items"]] == ([job["id"]] if created_at < "2" else [])
 
 
 async def test_listing_another_tenants_location_is_404(world: World) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.app.test_document_limits import png
 from tests.conftest import ALL_PATHS
 from tests.world import DOCUMENT, Tenant, World, assert_error, bearer
 
@@ -22,7 +23,7 @@ JOB_FIELDS = {"id", "location_id", "station_id", "status", "document", "raw", "c
 JOB_FIELDS |= {"drawer_pulse", "claimed_by", "epoch", "reprint_of", "error"}
 JOB_FIELDS |= {"created_at", "updated_at", "expires_at"}
 RAW_BYTES = b"\x1b@HELLO\n\x00\xff\x1dV\x00"
-PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
+PNG = base64.b64encode(png(16, 6)).decode()
 
 
 def _time(value: str) -> datetime:

@@ -173,13 +173,12 @@ async def test_a_ticket_the_agent_cannot_render_is_reported_failed_not_left_hang
 
     from PIL import Image
 
-    # A valid, tiny PNG of 16 million pixels: the server accepts it, the renderer refuses it.
+    # A PNG whose header is whole and true (the server checks it) and whose picture data is
+    # not a picture: the server accepts it, the renderer cannot decode it.
     buf = io.BytesIO()
-    Image.new("1", (4000, 4000)).save(buf, format="PNG", optimize=True)
-    assert len(buf.getvalue()) < 512 * 1024
-    document = {
-        "blocks": [{"type": "image", "png_base64": base64.b64encode(buf.getvalue()).decode()}]
-    }
+    Image.new("1", (64, 64)).save(buf, format="PNG")
+    corrupt = buf.getvalue()[:33] + b"\x00\x00\x00\x04IDATjunk\x00\x00\x00\x00"
+    document = {"blocks": [{"type": "image", "png_base64": base64.b64encode(corrupt).decode()}]}
     tenant, location, station = await paired_station_bridge(rest, server, tmp_path)
     agent = start_agent(tmp_path, printer.url)
     try:
