@@ -26,9 +26,10 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import engineio
-import socketio
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
+
+from app.realtime.event_guard import GuardedServer
 
 T = TypeVar("T")
 
@@ -129,6 +130,8 @@ class QuickSocket(AsyncSocket):  # type: ignore[misc]
                     break
                 except Exception:  # pragma: no cover
                     server.logger.exception("Unknown receive error")
+                if self.closed:  # refused (event_guard): stop reading what it sends
+                    break
         finally:
             silence.stop()
         await self.queue.put(None)  # the writer ends when it reaches this
@@ -170,8 +173,8 @@ class QuickEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         return await super()._trigger_event(event, *args, **kwargs)
 
 
-class QuickSocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server over ``QuickEngineServer``."""
+class QuickSocketServer(GuardedServer):
+    """python-socketio's server over ``QuickEngineServer``, its events guarded."""
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return QuickEngineServer
