@@ -5,10 +5,11 @@
   socket is disconnected at the header, before any attachment is kept. Malformed packets
   and Engine.IO binary messages are refused the same way.
 - Each socket has a budget (``EventBudget``): at most ``in_flight`` events being handled at
-  once and ``rate_per_s`` events a second (bursts up to ``burst``). An event past it is
-  answered at once with ``rate_limited`` without running its handler (no task, no database
-  transaction); a socket that keeps sending while refused, ``burst`` events past its budget,
-  is disconnected.
+  once (each may hold a database connection, so one socket cannot queue hundreds of
+  transactions in front of everyone else's), ``queued`` more waiting their turn, and
+  ``rate_per_s`` events a second (bursts up to ``burst``). An event past it is answered at
+  once with ``rate_limited`` without running its handler (no task, no transaction); a
+  socket that keeps sending while refused, ``burst`` events past its budget, is dropped.
 - Every event is answered: a handler gets exactly one payload (``None`` when none was sent),
   an unknown or reserved event name (``connect``, ``disconnect``) and a handler's unexpected
   error are answered in the contract's error shape instead of a missing ack and a traceback.
@@ -25,7 +26,8 @@ import contextlib
 import enum
 import inspect
 import logging
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
@@ -49,22 +51,25 @@ RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 
 @dataclass(frozen=True, slots=True)
 class EventLimits:
-    # Events of one socket being handled at once: a bridge given a backlog may claim a few
-    # hundred jobs at once; past that, one socket would hold the database pool's queue.
-    in_flight: int = 256
+    # Events of one socket being handled at once. The agent has one at a time, a watcher a
+    # few; each may hold a database connection while every other request queues behind
+    # them (SQLite has one connection, PostgreSQL's pool 20).
+    in_flight: int = 8
+    queued: int = 32  # more events of one socket waiting for one of those (a burst of claims)
     rate_per_s: float = 500.0  # events a second, sustained
     burst: int = 1000  # events at once after a quiet spell; also the debt that drops a socket
 
 
 class Verdict(enum.Enum):
     RUN = "run"
+    QUEUE = "queue"  # run when one of the socket's events is done
     REFUSE = "refuse"  # answered with rate_limited
     DROP = "drop"  # disconnected
 
 
 @dataclass(slots=True)
 class EventBudget:
-    """A token bucket and a count of events being handled, for one socket.
+    """A token bucket, a count of events being handled and a short queue, for one socket.
 
     Every event takes a token, refused ones too, so tokens go negative while a socket keeps
     sending past its budget; at ``-burst`` it is dropped. A client that waits for its answers
@@ -75,6 +80,7 @@ class EventBudget:
     tokens: float
     stamp: float
     in_flight: int = 0
+    waiting: deque[tuple[Any, ...]] = field(default_factory=deque)
 
     @classmethod
     def full(cls, limits: EventLimits, now: float) -> EventBudget:
@@ -86,15 +92,22 @@ class EventBudget:
         self.stamp = now
         tokens -= 1.0
         self.tokens = tokens
-        if tokens >= 0.0 and self.in_flight < limits.in_flight:
-            self.in_flight += 1
-            return Verdict.RUN
-        if tokens < -limits.burst:
+        if tokens >= 0.0:
+            if self.in_flight < limits.in_flight:
+                self.in_flight += 1
+                return Verdict.RUN
+            if len(self.waiting) < limits.queued:
+                return Verdict.QUEUE
+        elif tokens < -limits.burst:
             return Verdict.DROP
         return Verdict.REFUSE
 
-    def done(self) -> None:
+    def done(self) -> tuple[Any, ...] | None:
+        """An event ended: the next waiting one, which takes its place, if any."""
+        if self.waiting:
+            return self.waiting.popleft()
         self.in_flight -= 1
+        return None
 
 
 def answer_for_error(exc: Exception) -> dict[str, Any]:
@@ -154,6 +167,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             await self.disconnect(sid, ignore_queue=True)
         sock = self.eio.sockets.get(eio_sid)
         if sock is not None:
+            sock.refused = True  # a QuickSocket drops the connection at once
             await sock.close(wait=False)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
@@ -167,16 +181,19 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             budget = self.budgets[eio_sid] = EventBudget.full(self.event_limits, now)
         verdict = budget.take(now)
         if verdict is Verdict.RUN:
-            task = self.start_background_task(
-                self._run_event, budget, sid, eio_sid, data, namespace, id
-            )
-            task_reference_holder.add(task)
-            task.add_done_callback(task_reference_holder.discard)
+            self._start(budget, (sid, eio_sid, data, namespace, id))
+        elif verdict is Verdict.QUEUE:
+            budget.waiting.append((sid, eio_sid, data, namespace, id))
         elif verdict is Verdict.REFUSE:
             if id is not None:
                 await self._ack(eio_sid, namespace, id, self._refusal)
         else:
             await self.refuse_socket(eio_sid, "kept sending past its event budget")
+
+    def _start(self, budget: EventBudget, event: tuple[Any, ...]) -> None:
+        task = self.start_background_task(self._run_event, budget, *event)
+        task_reference_holder.add(task)
+        task.add_done_callback(task_reference_holder.discard)
 
     async def _run_event(
         self, budget: EventBudget, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
@@ -184,7 +201,12 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         try:
             answer = await self._answer(sid, data, namespace)
         finally:
-            budget.done()
+            following = budget.done()
+            if following is not None:
+                if self.manager.is_connected(sid, namespace):
+                    self._start(budget, following)
+                else:  # gone: what it left waiting is dropped
+                    budget.waiting.clear()
         if id is not None:
             await self._ack(eio_sid, namespace, id, answer)
 

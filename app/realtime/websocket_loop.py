@@ -101,6 +101,10 @@ class WaitEnded(Exception):
 
 
 class QuickSocket(AsyncSocket):  # type: ignore[misc]
+    # Set by event_guard when it refuses the socket: its connection ends without a closing
+    # handshake (see ``_write``).
+    refused = False
+
     async def _websocket_handler(self, ws: Any) -> None:
         if self.connected:  # type: ignore[has-type]  # an upgrade from long-polling
             await super()._websocket_handler(ws)
@@ -158,6 +162,11 @@ class QuickSocket(AsyncSocket):  # type: ignore[misc]
                     break
         finally:
             silence.stop()
+        if self.refused:
+            # uvicorn answers websocket.close by reading (and discarding) what the client still
+            # sends, for up to 10 s: a flooder's megabytes. Returning without it makes uvicorn
+            # close the connection at once, after sending what was written.
+            return
         await ws.close()
 
 
