@@ -26,6 +26,8 @@ from tests.world import ADMIN_TOKEN, World
 # A binary event that announces a million attachments; python-socketio would keep every one.
 MANY_ATTACHMENTS = 1_000_000
 ATTACHMENT_BYTES = 1024
+# The defaults (PRINTRELAY_SOCKET_EVENTS_IN_FLIGHT, PRINTRELAY_SOCKET_EVENTS_QUEUED).
+IN_FLIGHT, QUEUED = 8, 32
 
 
 @dataclass
@@ -180,3 +182,38 @@ async def test_a_printer_name_cannot_forge_log_lines(
     line = lines[0]
     assert "\n" not in line and "\x1b" not in line and "\u2028" not in line
     assert repr(forged) in line  # escaped, nothing lost
+
+
+# -- item 5: a socket's events in flight are bounded ---------------------------------------
+
+
+async def test_a_socket_s_events_in_flight_are_bounded_and_the_rest_wait_or_are_refused(
+    live: Live,
+) -> None:
+    in_flight, queued = IN_FLIGHT, QUEUED
+    running, peak, release = 0, 0, asyncio.Event()
+
+    async def hold(sid: str, data: Any) -> dict[str, Any]:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await release.wait()
+        running -= 1
+        return {"ok": True}
+
+    live.sio.on("hold", hold)
+    b = await _owner(live)
+    try:
+        sent = in_flight + queued + 20
+        calls = [asyncio.create_task(b.call("hold", {"n": n})) for n in range(sent)]
+        # The ones past in flight + waiting are answered at once, while the others are held.
+        await asyncio.wait(calls[in_flight + queued :], timeout=WAIT_S)
+        refused = [c.result() for c in calls if c.done()]
+        assert len(refused) == 20 and peak == in_flight
+        assert {r["error"]["code"] for r in refused} == {"rate_limited"}
+        release.set()
+        answers = await asyncio.gather(*calls)
+        assert answers.count({"ok": True}) == in_flight + queued
+        assert peak == in_flight  # the waiting ones ran as others ended, never more
+    finally:
+        await b.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import statistics
+import math
 import sys
 import time
 from collections import Counter
@@ -134,7 +134,7 @@ async def test_a_socket_flood_leaves_other_tenants_submissions_fast(server: str)
     assert flooder.returncode == 0
     flood = json.loads(out)
 
-    p99 = statistics.quantiles(latencies, n=100)[98]
+    p99 = sorted(latencies)[math.ceil(0.99 * len(latencies)) - 1]  # a timeout counts as inf
     assert p99 < P99_BOUND_S, (p99, sorted(latencies)[-5:], len(latencies), flood)
     assert len(latencies) >= MIN_SUBMISSIONS, latencies
     assert flood["sent"] == FLOOD_EVENTS
