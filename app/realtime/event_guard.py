@@ -42,8 +42,8 @@ from app.realtime.messages import ack_for, error_ack
 
 log = logging.getLogger(__name__)
 
-# Socket.IO packet types a client may send ("5" and "6" are the binary event and ack).
-NAMESPACE = "/"
+NAMESPACE = "/"  # the only one the protocol uses
+# Socket.IO packet types refused: the binary event and the binary ack.
 BINARY_PACKET_TYPES = ("5", "6")
 # Names python-socketio gives its own handlers: a client emitting them must not run those.
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
@@ -126,7 +126,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self.budgets: dict[str, EventBudget] = {}  # by Engine.IO sid
         self._refusal = error_ack(
             "rate_limited",
-            f"Too many events on this socket (at most {self.event_limits.in_flight} unanswered, "
+            f"Too many events on this socket (at most "
+            f"{self.event_limits.in_flight + self.event_limits.queued} unanswered, "
             f"{self.event_limits.rate_per_s:g} a second): wait for answers and retry.",
         )
 
