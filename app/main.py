@@ -62,7 +62,7 @@ def _socket_server(settings: Settings) -> socketio.AsyncServer:
         max_http_buffer_size=settings.socket_max_message_bytes,
         event_limits=EventLimits(
             in_flight=settings.socket_events_in_flight,
-            queued=settings.socket_events_queued,
+            queued_bytes=settings.socket_events_queued_bytes,
             rate_per_s=settings.socket_event_rate_per_s,
             burst=settings.socket_event_burst,
         ),

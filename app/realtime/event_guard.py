@@ -6,7 +6,7 @@
   and Engine.IO binary messages are refused the same way.
 - Each socket has a budget (``EventBudget``): at most ``in_flight`` events being handled at
   once (each may hold a database connection, so one socket cannot queue hundreds of
-  transactions in front of everyone else's), ``queued`` more waiting their turn, and
+  transactions in front of everyone else's), ``queued_bytes`` more waiting their turn, and
   ``rate_per_s`` events a second (bursts up to ``burst``). An event past it is answered at
   once with ``rate_limited`` without running its handler (no task, no transaction); a
   socket that keeps sending while refused, ``burst`` events past its budget, is dropped.
@@ -55,7 +55,9 @@ class EventLimits:
     # few; each may hold a database connection while every other request queues behind
     # them (SQLite has one connection, PostgreSQL's pool 20).
     in_flight: int = 8
-    queued: int = 32  # more events of one socket waiting for one of those (a burst of claims)
+    # More events of one socket waiting for one of those (a burst of claims), by their size:
+    # they hold no task and no connection, only memory. About 2,500 claims.
+    queued_bytes: int = 256 * 1024
     rate_per_s: float = 500.0  # events a second, sustained
     burst: int = 1000  # events at once after a quiet spell; also the debt that drops a socket
 
@@ -80,13 +82,15 @@ class EventBudget:
     tokens: float
     stamp: float
     in_flight: int = 0
-    waiting: deque[tuple[Any, ...]] = field(default_factory=deque)
+    waiting: deque[tuple[int, tuple[Any, ...]]] = field(default_factory=deque)
+    waiting_bytes: int = 0
 
     @classmethod
     def full(cls, limits: EventLimits, now: float) -> EventBudget:
         return cls(limits, float(limits.burst), now)
 
-    def take(self, now: float) -> Verdict:
+    def take(self, now: float, size: int) -> Verdict:
+        """The verdict on an event of ``size`` bytes; on ``QUEUE`` the caller ``wait``s it."""
         limits = self.limits
         tokens = min(float(limits.burst), self.tokens + (now - self.stamp) * limits.rate_per_s)
         self.stamp = now
@@ -96,16 +100,22 @@ class EventBudget:
             if self.in_flight < limits.in_flight:
                 self.in_flight += 1
                 return Verdict.RUN
-            if len(self.waiting) < limits.queued:
+            if self.waiting_bytes + size <= limits.queued_bytes:
                 return Verdict.QUEUE
         elif tokens < -limits.burst:
             return Verdict.DROP
         return Verdict.REFUSE
 
+    def wait(self, event: tuple[Any, ...], size: int) -> None:
+        self.waiting.append((size, event))
+        self.waiting_bytes += size
+
     def done(self) -> tuple[Any, ...] | None:
         """An event ended: the next waiting one, which takes its place, if any."""
         if self.waiting:
-            return self.waiting.popleft()
+            size, event = self.waiting.popleft()
+            self.waiting_bytes -= size
+            return event
         self.in_flight -= 1
         return None
 
@@ -127,7 +137,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self._refusal = error_ack(
             "rate_limited",
             f"Too many events on this socket (at most "
-            f"{self.event_limits.in_flight + self.event_limits.queued} unanswered, "
+            f"{self.event_limits.in_flight} handled at once and "
+            f"{self.event_limits.queued_bytes // 1024} KiB waiting, "
             f"{self.event_limits.rate_per_s:g} a second): wait for answers and retry.",
         )
 
@@ -143,7 +154,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         kind = pkt.packet_type
         if kind == packet.EVENT:
-            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data, len(data))
         elif kind == packet.ACK:
             await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
         elif kind == packet.CONNECT:
@@ -171,7 +182,9 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             sock.refused = True  # a QuickSocket drops the connection at once
             await sock.close(wait=False)
 
-    async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
+    async def _handle_event(
+        self, eio_sid: str, namespace: str | None, id: Any, data: Any, size: int = 0
+    ) -> None:
         namespace = namespace or NAMESPACE
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is None or not self.manager.is_connected(sid, namespace):
@@ -180,11 +193,11 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         budget = self.budgets.get(eio_sid)
         if budget is None:
             budget = self.budgets[eio_sid] = EventBudget.full(self.event_limits, now)
-        verdict = budget.take(now)
+        verdict = budget.take(now, size)
         if verdict is Verdict.RUN:
             self._start(budget, (sid, eio_sid, data, namespace, id))
         elif verdict is Verdict.QUEUE:
-            budget.waiting.append((sid, eio_sid, data, namespace, id))
+            budget.wait((sid, eio_sid, data, namespace, id), size)
         elif verdict is Verdict.REFUSE:
             if id is not None:
                 await self._ack(eio_sid, namespace, id, self._refusal)
@@ -208,6 +221,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
                     self._start(budget, following)
                 else:  # gone: what it left waiting is dropped
                     budget.waiting.clear()
+                    budget.waiting_bytes = 0
         if id is not None:
             await self._ack(eio_sid, namespace, id, answer)
 

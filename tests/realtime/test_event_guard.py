@@ -26,8 +26,9 @@ from tests.world import ADMIN_TOKEN, World
 # A binary event that announces a million attachments; python-socketio would keep every one.
 MANY_ATTACHMENTS = 1_000_000
 ATTACHMENT_BYTES = 1024
-# The defaults (PRINTRELAY_SOCKET_EVENTS_IN_FLIGHT, PRINTRELAY_SOCKET_EVENTS_QUEUED).
-IN_FLIGHT, QUEUED = 8, 32
+# The defaults (PRINTRELAY_SOCKET_EVENTS_IN_FLIGHT, PRINTRELAY_SOCKET_EVENTS_QUEUED_BYTES).
+IN_FLIGHT, QUEUED_BYTES = 8, 256 * 1024
+PAD_BYTES = 8000
 
 
 @dataclass
@@ -190,7 +191,6 @@ async def test_a_printer_name_cannot_forge_log_lines(
 async def test_a_socket_s_events_in_flight_are_bounded_and_the_rest_wait_or_are_refused(
     live: Live,
 ) -> None:
-    in_flight, queued = IN_FLIGHT, QUEUED
     running, peak, release = 0, 0, asyncio.Event()
 
     async def hold(sid: str, data: Any) -> dict[str, Any]:
@@ -204,16 +204,19 @@ async def test_a_socket_s_events_in_flight_are_bounded_and_the_rest_wait_or_are_
     live.sio.on("hold", hold)
     b = await _owner(live)
     try:
-        sent = in_flight + queued + 20
-        calls = [asyncio.create_task(b.call("hold", {"n": n})) for n in range(sent)]
-        # The ones past in flight + waiting are answered at once, while the others are held.
-        await asyncio.wait(calls[in_flight + queued :], timeout=WAIT_S)
+        pad = "x" * PAD_BYTES
+        calls = [asyncio.create_task(b.call("hold", {"pad": pad})) for _ in range(IN_FLIGHT + 60)]
+        # Those past what may run and wait are answered at once, while the others are held.
+        await asyncio.wait(calls[-10:], timeout=WAIT_S)
         refused = [c.result() for c in calls if c.done()]
-        assert len(refused) == 20 and peak == in_flight
-        assert {r["error"]["code"] for r in refused} == {"rate_limited"}
+        assert refused and {r["error"]["code"] for r in refused} == {"rate_limited"}
+        assert peak == IN_FLIGHT
         release.set()
         answers = await asyncio.gather(*calls)
-        assert answers.count({"ok": True}) == in_flight + queued
-        assert peak == in_flight  # the waiting ones ran as others ended, never more
+        waited = answers.count({"ok": True}) - IN_FLIGHT
+        assert waited + len(refused) + IN_FLIGHT == len(calls)
+        # As many as fit in the waiting bytes (each event is the pad and a few bytes more).
+        assert waited * PAD_BYTES <= QUEUED_BYTES < (waited + 1) * (PAD_BYTES + 100)
+        assert peak == IN_FLIGHT  # the waiting ones ran as others ended, never more at once
     finally:
         await b.close()
