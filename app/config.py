@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     request_head_timeout_s: float = Field(default=10.0, gt=0, le=300)
     # Largest Socket.IO message accepted; every event of the protocol is a few hundred bytes.
     socket_max_message_bytes: int = Field(default=64 * 1024, gt=0)
+    # Per socket: events handled at once, more waiting their turn (by size), and events a
+    # second (bursts up to the burst). Past them an event is answered rate_limited; a socket that
+    # goes on a burst past that is disconnected. A bridge sends two events per job.
+    socket_events_in_flight: int = Field(default=8, gt=0)
+    socket_events_queued_bytes: int = Field(default=256 * 1024, ge=0)
+    socket_event_rate_per_s: float = Field(default=500.0, gt=0)
+    socket_event_burst: int = Field(default=1000, gt=0)
 
     def socket_origins(self) -> str | list[str] | None:
         if self.socket_allowed_origins:

@@ -29,6 +29,7 @@ from app.print_jobs.endpoints import router as print_jobs_router
 from app.print_jobs.fast_submit import FastSubmit
 from app.print_jobs.submission import Admission
 from app.realtime import packets
+from app.realtime.event_guard import EventLimits
 from app.realtime.rooms_manager import LocalRoomsManager, PeerWatch, SharedRoomsManager
 from app.realtime.server import Realtime
 from app.realtime.websocket_loop import QuickSocketServer
@@ -59,6 +60,12 @@ def _socket_server(settings: Settings) -> socketio.AsyncServer:
         ping_interval=settings.socket_ping_interval_s,
         ping_timeout=settings.socket_ping_timeout_s,
         max_http_buffer_size=settings.socket_max_message_bytes,
+        event_limits=EventLimits(
+            in_flight=settings.socket_events_in_flight,
+            queued_bytes=settings.socket_events_queued_bytes,
+            rate_per_s=settings.socket_event_rate_per_s,
+            burst=settings.socket_event_burst,
+        ),
         logger=False,
         engineio_logger=False,
     )

@@ -28,6 +28,7 @@ from app.devices import hot_path as devices_hot_path
 from app.devices import service as devices
 from app.errors import AppError, Forbidden, Unauthorized
 from app.locations.service import require_location
+from app.log_safe import quoted
 from app.models import JobStatus
 from app.print_jobs import hot_path
 from app.print_jobs.schemas import JobUpdate, job_wire
@@ -322,7 +323,7 @@ class Realtime:
             msg = PrinterStatusMessage.model_validate(data)
         except Exception as exc:
             return ack_for(exc)
-        log.info("device %s printer %s: %s", session.device.id, msg.printer, msg.state)
+        log.info("device %s printer %s: %s", session.device.id, quoted(msg.printer), msg.state)
         await self.publisher.printer_status(session.device, msg.printer, msg.state)
         return {"ok": True}
 

@@ -26,9 +26,10 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import engineio
-import socketio
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
+
+from app.realtime.event_guard import GuardedServer
 
 T = TypeVar("T")
 
@@ -100,6 +101,10 @@ class WaitEnded(Exception):
 
 
 class QuickSocket(AsyncSocket):  # type: ignore[misc]
+    # Set by event_guard when it refuses the socket: its connection ends without a closing
+    # handshake (see ``_write``).
+    refused = False
+
     async def _websocket_handler(self, ws: Any) -> None:
         if self.connected:  # type: ignore[has-type]  # an upgrade from long-polling
             await super()._websocket_handler(ws)
@@ -129,6 +134,8 @@ class QuickSocket(AsyncSocket):  # type: ignore[misc]
                     break
                 except Exception:  # pragma: no cover
                     server.logger.exception("Unknown receive error")
+                if self.closed:  # refused (event_guard): stop reading what it sends
+                    break
         finally:
             silence.stop()
         await self.queue.put(None)  # the writer ends when it reaches this
@@ -155,6 +162,11 @@ class QuickSocket(AsyncSocket):  # type: ignore[misc]
                     break
         finally:
             silence.stop()
+        if self.refused:
+            # uvicorn answers websocket.close by reading (and discarding) what the client still
+            # sends, for up to 10 s: a flooder's megabytes. Returning without it makes uvicorn
+            # close the connection at once, after sending what was written.
+            return
         await ws.close()
 
 
@@ -170,8 +182,8 @@ class QuickEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         return await super()._trigger_event(event, *args, **kwargs)
 
 
-class QuickSocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server over ``QuickEngineServer``."""
+class QuickSocketServer(GuardedServer):
+    """python-socketio's server over ``QuickEngineServer``, its events guarded."""
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return QuickEngineServer

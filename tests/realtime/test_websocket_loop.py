@@ -17,6 +17,7 @@ import pytest
 import socketio
 import uvicorn
 
+from app.realtime.event_guard import EventLimits
 from app.realtime.rooms_manager import LocalRoomsManager
 from app.realtime.websocket_loop import QuickSocket, QuickSocketServer, SilenceWatch, WaitEnded
 
@@ -44,6 +45,8 @@ async def served() -> AsyncIterator[Served]:
         ping_interval=PING_INTERVAL_S,
         ping_timeout=PING_TIMEOUT_S,
         max_http_buffer_size=MAX_MESSAGE,
+        # These tests send hundreds of events at once; event_guard's limits have tests of theirs.
+        event_limits=EventLimits(in_flight=1000),
         logger=False,
         engineio_logger=False,
     )
