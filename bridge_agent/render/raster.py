@@ -30,7 +30,13 @@ from PIL import Image, ImageChops, ImageDraw
 from bridge_agent.render import bitmaps
 from bridge_agent.render.bitmaps import INK, PAPER
 from bridge_agent.render.escpos import BARCODE_HEIGHT_DOTS
-from bridge_agent.render.fonts import CELL_HEIGHT_DOTS, CELL_WIDTH_DOTS, CellFont, cell_font
+from bridge_agent.render.fonts import (
+    CELL_HEIGHT_DOTS,
+    CELL_WIDTH_DOTS,
+    CellFont,
+    cell_font,
+    glyph,
+)
 from bridge_agent.render.layout import (
     PLAIN,
     Align,
@@ -182,20 +188,17 @@ def place(layout: Layout) -> Placement:
 
 
 def line_bitmap(text: str, style: Style, font: CellFont) -> Image.Image:
-    """One line of text in its cells: drawn at font A size, then emphasised and scaled.
+    """One line of text in its cells: each character in its cell at font A size, then the line
+    emphasised and scaled.
 
     Bold is the printer's emphasis (each dot burnt twice, the second one dot to the right);
     double width and height scale the drawn dots, as the printer scales its bitmap font.
     """
     width = len(text) * CELL_WIDTH_DOTS
     line = Image.new("1", (width, CELL_HEIGHT_DOTS), PAPER)
-    draw = ImageDraw.Draw(line)
-    if font.advance == CELL_WIDTH_DOTS and font.font.getlength(text) == width:
-        draw.text((font.x_offset, font.baseline), text, font=font.font, fill=INK, anchor="ls")
-    else:  # a proportional font, or a glyph of another width: one character per cell
-        for index, char in enumerate(text):
-            x = index * CELL_WIDTH_DOTS + (CELL_WIDTH_DOTS - font.font.getlength(char)) / 2
-            draw.text((x, font.baseline), char, font=font.font, fill=INK, anchor="ls")
+    for index, char in enumerate(text):
+        if char != " ":
+            line.paste(glyph(font, char), (index * CELL_WIDTH_DOTS, 0))
     if style.bold:
         shifted = Image.new("1", line.size, PAPER)
         shifted.paste(line.crop((0, 0, width - 1, CELL_HEIGHT_DOTS)), (1, 0))
