@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,8 @@ CELL_HEIGHT_DOTS = 24
 _LARGEST_SIZE_PX = 40
 _FC_MATCH_TIMEOUT_S = 5
 _GLYPH_CACHE_SIZE = 4096  # distinct characters kept drawn, per process (~100 bytes each)
+# One FreeType face is shared by every render; the server may render in several threads.
+_FREETYPE_LOCK = threading.Lock()
 
 DEJAVU_PATHS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",  # Debian, Ubuntu
@@ -76,8 +79,9 @@ def glyph(font: CellFont, char: str) -> Image.Image:
 def _glyph(path: str, char: str) -> Image.Image:
     font = _load(path)
     cell = Image.new("1", (CELL_WIDTH_DOTS, CELL_HEIGHT_DOTS), 255)
-    x = (CELL_WIDTH_DOTS - font.font.getlength(char)) / 2
-    ImageDraw.Draw(cell).text((x, font.baseline), char, font=font.font, fill=0, anchor="ls")
+    with _FREETYPE_LOCK:
+        x = (CELL_WIDTH_DOTS - font.font.getlength(char)) / 2
+        ImageDraw.Draw(cell).text((x, font.baseline), char, font=font.font, fill=0, anchor="ls")
     return cell
 
 

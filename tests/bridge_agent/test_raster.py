@@ -13,6 +13,7 @@ import ast
 import base64
 import io
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -358,3 +359,14 @@ def test_the_font_is_found_and_fits_the_cell() -> None:
     font = fonts.cell_font()
     assert font.advance == CELL_W and font.baseline < CELL_H
     assert "DejaVuSansMono" in font.path
+
+
+def test_threads_rendering_at_once_draw_the_same_picture() -> None:
+    """The server renders in a thread pool: the shared font and glyph cache must hold up."""
+    expected = render_png(KITCHEN_TICKET, paper_width_mm=80)
+    fonts._glyph.cache_clear()  # every thread starts by drawing glyphs, all at once
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pictures = list(
+            pool.map(lambda width: render_png(KITCHEN_TICKET, paper_width_mm=width), [80] * 32)
+        )
+    assert all(picture == expected for picture in pictures)
