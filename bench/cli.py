@@ -419,7 +419,10 @@ def render_result(r: dict[str, Any]) -> str:
             ]
             for c in r["cases"]
         ]
-        lines.append("agent render cost (bridge_agent.render.render_job, one core):")
+        lines.append(
+            "agent render cost, one core (render_job: ESC/POS bytes; PNG: render_png, the"
+            " picture the render endpoints serve):"
+        )
         lines.append(_table(["ticket", "bytes", "mean ms", "p50 ms", "p99 ms"], rows))
     log = r.get("server_log")
     if log and (log["errors"] or log["tracebacks"] or log["warnings"]):

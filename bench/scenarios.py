@@ -843,23 +843,30 @@ async def selftest(opts: Options) -> dict[str, Any]:
 
 
 def render(opts: Options) -> dict[str, Any]:
+    """ESC/POS bytes (what the agent sends) and the PNG of the paper (the render endpoints)."""
     from bench.tickets import KITCHEN_TICKET, without_qr
     from bridge_agent.render import render_job
 
-    cases = {
-        "kitchen ticket, 80 mm (with QR)": ({"document": KITCHEN_TICKET}, 80),
-        "kitchen ticket, 80 mm, no QR": ({"document": without_qr(KITCHEN_TICKET)}, 80),
-        "kitchen ticket, 58 mm (with QR)": ({"document": KITCHEN_TICKET}, 58),
+    def escpos(document: dict[str, Any], width: int) -> bytes:
+        return render_job({"document": document}, paper_width_mm=width)
+
+    cases: dict[str, tuple[Callable[[dict[str, Any], int], bytes], dict[str, Any], int]] = {
+        "kitchen ticket, 80 mm (with QR)": (escpos, KITCHEN_TICKET, 80),
+        "kitchen ticket, 80 mm, no QR": (escpos, without_qr(KITCHEN_TICKET), 80),
+        "kitchen ticket, 58 mm (with QR)": (escpos, KITCHEN_TICKET, 58),
+        "PNG: kitchen ticket, 80 mm (with QR)": (_png, KITCHEN_TICKET, 80),
+        "PNG: kitchen ticket, 80 mm, no QR": (_png, without_qr(KITCHEN_TICKET), 80),
+        "PNG: kitchen ticket, 58 mm (with QR)": (_png, KITCHEN_TICKET, 58),
     }
     rows = []
-    for name, (job, width) in cases.items():
+    for name, (encode, document, width) in cases.items():
         for _ in range(20):
-            render_job(job, paper_width_mm=width)
+            encode(document, width)
         times = []
         cpu0 = time.process_time()
         for _ in range(opts.render_iterations):
             t = time.perf_counter()
-            out = render_job(job, paper_width_mm=width)
+            out = encode(document, width)
             times.append(time.perf_counter() - t)
         cpu = time.process_time() - cpu0
         summary = latency_summary_ms(times)
@@ -875,3 +882,9 @@ def render(opts: Options) -> dict[str, Any]:
             }
         )
     return {"scenario": "render", "backend": "-", "cases": rows, "problems": []}
+
+
+def _png(document: dict[str, Any], width: int) -> bytes:
+    from bridge_agent.render import render_png
+
+    return render_png(document, paper_width_mm=width)

@@ -3,6 +3,7 @@
     printrelay-bridge pair --server URL --code CODE [--name NAME] [--state-dir DIR]
     printrelay-bridge run --printer URL [--state-dir DIR] [--paper-width 80|58]
     printrelay-bridge test-print --printer URL [--paper-width 80|58]
+    printrelay-bridge preview FILE.json [--format png|text] [--paper-width 80|58] [--output PATH]
 
 Printer URLs: tcp://host:9100, usb://VID:PID, serial:///dev/ttyUSB0?baudrate=19200, file:///path.
 Every command takes --log-level debug|info|warning|error (default info).
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import socket
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bridge_agent import credentials, lifecycle
@@ -217,6 +219,54 @@ def _test_print(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _preview(args: argparse.Namespace) -> int:
+    """A Document or a whole Job from a JSON file, rendered here as the printer would print it."""
+    from bridge_agent.render import RenderError, preview_text
+    from bridge_agent.render.layout import layout_document
+    from bridge_agent.render.raster import encode_png
+
+    source = Path(args.file)
+    try:
+        document, job_width = _document_from(json.loads(source.read_text(encoding="utf-8")))
+    except OSError as exc:
+        return _fail(f"cannot read {source}: {exc.strerror or exc}", EXIT_USAGE)
+    except UnicodeDecodeError:
+        return _fail(f"{source} is not UTF-8 text", EXIT_USAGE)
+    except json.JSONDecodeError as exc:
+        return _fail(f"{source} is not JSON: {exc}", EXIT_USAGE)
+    except ValueError as exc:
+        return _fail(f"{source}: {exc}", EXIT_USAGE)
+    width = args.paper_width or job_width
+    try:
+        if args.format == "text":
+            sys.stdout.write(preview_text(document, paper_width_mm=width))
+            return EXIT_OK
+        png = encode_png(layout_document(document, paper_width_mm=width), font_path=args.font)
+    except RenderError as exc:
+        return _fail(f"{source} cannot be rendered: {exc}", EXIT_USAGE)
+    output = Path(args.output) if args.output else source.with_suffix(".png")
+    try:
+        output.write_bytes(png)
+    except OSError as exc:
+        return _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE)
+    print(f"wrote {output} ({width} mm paper, {len(png)} bytes)")
+    return EXIT_OK
+
+
+def _document_from(data: Any) -> tuple[Any, int]:
+    """The Document in a file that holds one, or a Job; and the Job's paper width (default 80)."""
+    if not isinstance(data, dict):
+        raise ValueError('expected a Document ({"blocks": [...]}) or a Job, as a JSON object')
+    if "blocks" in data:
+        return data, 80
+    if data.get("document") is not None:
+        width = data.get("paper_width_mm")
+        return data["document"], width if width in (58, 80) else 80
+    if data.get("raw") is not None:
+        raise ValueError("a raw job goes to the printer untouched: there is nothing to preview")
+    raise ValueError('expected a Document (with "blocks") or a Job (with "document")')
+
+
 def main(argv: list[str] | None = None) -> int:
     # First: from here on a stop signal is kept for the event loop instead of killing mid-way.
     lifecycle.defer_stop_signals()
@@ -274,6 +324,26 @@ def _main(argv: list[str] | None) -> int:
     t.add_argument("--printer", required=True)
     t.add_argument("--paper-width", **width)  # type: ignore[arg-type]
     t.set_defaults(handler=_test_print)
+
+    v = sub.add_parser(
+        "preview",
+        parents=[common],
+        help="draw a Document or Job from a JSON file as PNG or text (no server needed)",
+    )
+    v.add_argument("file", help="a JSON file holding a Document or a whole Job")
+    v.add_argument("--format", choices=("png", "text"), default="png", help="default: png")
+    v.add_argument(
+        "--paper-width",
+        type=int,
+        choices=(80, 58),
+        default=None,
+        help="paper width in mm (default: the job's paper_width_mm, else 80)",
+    )
+    v.add_argument("--output", help="where the PNG goes (default: FILE.png beside FILE)")
+    v.add_argument(
+        "--font", help="a monospace .ttf for the PNG (default: DejaVu Sans Mono, as found)"
+    )
+    v.set_defaults(handler=_preview)
 
     args = parser.parse_args(argv)
     logging.getLogger().setLevel(args.log_level.upper())

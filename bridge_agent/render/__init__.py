@@ -1,8 +1,10 @@
-"""Document -> ESC/POS bytes, and the same layout as plain text. Pure: no I/O, no clock.
+"""Document -> ESC/POS bytes, plain text or a PNG of the paper. Pure: no clock, and no I/O
+but loading the PNG's font once.
 
 One layout step (``layout``) turns a contract Document into printed lines with styles and
-graphic items; two encoders read it: ``escpos`` (printer bytes, through python-escpos) and
-``preview`` (plain text). ``job`` adds raw pass-through, copies and the drawer pulse.
+graphic items; three encoders read it: ``escpos`` (printer bytes, through python-escpos),
+``preview`` (plain text) and ``raster`` (a 1-bit PNG at printer resolution). ``job`` adds raw
+pass-through, copies and the drawer pulse.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from bridge_agent.render.escpos import DRAWER_PULSE, render_document
 from bridge_agent.render.job import render_job
 from bridge_agent.render.preview import preview_text
 from bridge_agent.render.profile import PROFILE_NAME, columns_for
+from bridge_agent.render.raster import render_png
 
 __all__ = [
     "DRAWER_PULSE",
@@ -21,4 +24,5 @@ __all__ = [
     "preview_text",
     "render_document",
     "render_job",
+    "render_png",
 ]
