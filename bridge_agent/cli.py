@@ -36,6 +36,7 @@ EXIT_UNAVAILABLE = 5
 EXIT_ALREADY_RUNNING = 6
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+STOP_RETRY_S = 1.0  # how often a stop cancels work that is still running
 
 T = TypeVar("T")
 
@@ -64,14 +65,31 @@ def _fail(message: str, code: int) -> int:
 
 
 def _until_stopped(work: Coroutine[object, object, T]) -> T:
-    """``asyncio.run(work)``, cancelled by a stop signal (raising CancelledError here)."""
+    """``asyncio.run(work)``, cancelled by a stop signal (raising CancelledError here).
+
+    A stop cancels the work again every ``STOP_RETRY_S`` until it ends: a library that swallows
+    one cancellation (seen in CI: a SIGTERM during the agent's first connect left it running)
+    cannot keep the agent alive. Once stopped, whatever the work returned, this raises.
+    """
 
     async def main() -> T:
-        task = asyncio.current_task()
-        assert task is not None
-        how = lifecycle.call_on_stop_signals(asyncio.get_running_loop(), task.cancel)
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(work)
+        how = lifecycle.call_on_stop_signals(asyncio.get_running_loop(), stop.set)
         log.debug("stop signals handled by %s", how)
-        return await work
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=STOP_RETRY_S)
+        finally:
+            stopping.cancel()
+        if stop.is_set():
+            if not task.cancelled():
+                task.exception()  # retrieved: an error raised while stopping is not news
+            raise asyncio.CancelledError
+        return task.result()
 
     try:
         return asyncio.run(main())
