@@ -53,6 +53,7 @@ class Stub:
             "created_at": now,
             "updated_at": now,
             "expires_at": now,
+            "paper_width_mm": 80,
         }
         self.jobs[job["id"]] = job
         text = _dumps(job)

@@ -5,6 +5,9 @@
     printrelay-bridge test-print --printer URL [--paper-width 80|58]
     printrelay-bridge preview FILE.json [--format png|text] [--paper-width 80|58] [--output PATH]
 
+A job prints at its station's paper width (the server sends it with the job); --paper-width
+is for jobs from an older server that does not.
+
 Printer URLs: tcp://host:9100, usb://VID:PID, serial:///dev/ttyUSB0?baudrate=19200, file:///path.
 Every command takes --log-level debug|info|warning|error (default info).
 
@@ -329,7 +332,14 @@ def _main(argv: list[str] | None) -> int:
         "--printer", required=True, help="tcp://host:9100, usb://VID:PID, serial://…, file://…"
     )
     r.add_argument("--state-dir", **state)  # type: ignore[arg-type]
-    r.add_argument("--paper-width", **width)  # type: ignore[arg-type]
+    r.add_argument(
+        "--paper-width",
+        type=int,
+        choices=(80, 58),
+        default=80,
+        help="paper width in mm for a job that does not carry its own (from an older server);"
+        " every other job prints at its station's width (default: 80)",
+    )
     r.add_argument(
         "--status-interval", type=float, default=5.0, help="seconds between printer status checks"
     )

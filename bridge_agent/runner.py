@@ -49,6 +49,8 @@ class BridgeRunner:
         self.creds = creds
         self.transport = transport
         self.journal = journal
+        # Each job carries its station's paper width; this is for a job that does not (one
+        # from a server older than that field).
         self.paper_width_mm = paper_width_mm
         self.printer_poll_s = printer_poll_s
         kwargs = {"heartbeat_interval_s": heartbeat_interval_s} if heartbeat_interval_s else {}
@@ -144,6 +146,7 @@ class BridgeRunner:
             # In a worker thread: a heavy ticket (hundreds of images) must not stop the event loop
             # from answering pings and heartbeats. Its cost is bounded by the renderer's own
             # limits (render.graphics), checked from the PNG headers before anything is decoded.
+            # At the job's own paper width (``paper_width_mm`` here is only the fallback).
             data = await asyncio.to_thread(render_job, job, paper_width_mm=self.paper_width_mm)
         except RenderError as exc:  # nothing reached the printer; a person must fix the ticket
             error = f"render_error: {exc}"[:200]

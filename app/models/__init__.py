@@ -7,11 +7,12 @@ from app.models.enums import ActorKind, ApiKeyRole, DeviceKind, JobStatus
 from app.models.job_event import JobEvent
 from app.models.location import Location
 from app.models.pairing_code import PairingCode
-from app.models.print_job import PrintJob
+from app.models.print_job import LOCATION_JOB_PAPER_WIDTH_MM, PrintJob
 from app.models.station import Station
 from app.models.tenant import Tenant
 
 __all__ = [
+    "LOCATION_JOB_PAPER_WIDTH_MM",
     "ActorKind",
     "ApiKey",
     "ApiKeyRole",

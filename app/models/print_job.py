@@ -21,6 +21,10 @@ from app.db.types import PortableJSON, utcnow
 from app.models.base import Base, str_enum, uuid_pk
 from app.models.enums import JobStatus
 
+# The paper of a job without a station (a location job), and of jobs stored before jobs had
+# a width (migration 0006). 80 mm is the contract's default station width too.
+LOCATION_JOB_PAPER_WIDTH_MM = 80
+
 
 class PrintJob(Base):
     __tablename__ = "print_jobs"
@@ -75,3 +79,11 @@ class PrintJob(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The station's width when the job was submitted (a later change of the station leaves
+    # the job as it was); bridges render at it. The server default serves rows written
+    # without it: a location job, or SQL that predates the column.
+    paper_width_mm: Mapped[int] = mapped_column(
+        SmallInteger,
+        default=LOCATION_JOB_PAPER_WIDTH_MM,
+        server_default=text(str(LOCATION_JOB_PAPER_WIDTH_MM)),
+    )

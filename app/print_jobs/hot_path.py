@@ -103,6 +103,7 @@ async def submit(
     if not row["inserted"]:  # this Idempotency-Key was used before: answer with its job
         async with db.transaction() as tx:
             return await service.submit(tx, principal, body, idempotency_key)
+    job.paper_width_mm = row["paper_width_mm"]  # the station's, read by the statement's probe
     event = JobChanged(job, created=True, to_station=row["station_bridge_online"])
     await db.publish([event])
     return job, True

@@ -11,14 +11,17 @@ holds every statement's plan to index access.
 
 from __future__ import annotations
 
-from app.models import JobStatus
+from app.models import LOCATION_JOB_PAPER_WIDTH_MM, JobStatus
 from app.print_jobs.states import sources_of
 
 JOB_COLUMNS = (
     "id, tenant_id, location_id, station_id, status, document, raw_data, copies, drawer_pulse,"
     " claimed_by, epoch, reprint_of, error, idempotency_key, request_hash, created_at,"
-    " updated_at, expires_at, lease_expires_at"
+    " updated_at, expires_at, lease_expires_at, paper_width_mm"
 )
+# A job's paper: its station's width, read by the probe that checks the station (no query of
+# its own), or this without a station (``repository.submit_target`` states the same).
+_LOCATION_WIDTH = str(LOCATION_JOB_PAPER_WIDTH_MM)
 _EVENT_COLUMNS = "id, tenant_id, job_id, from_status, to_status, actor_kind, actor_id, error, at"
 
 
@@ -29,23 +32,28 @@ def _in(statuses: frozenset[JobStatus]) -> str:
 # $1 key, $2 tenant, $3 location, $4 station (NULL: none), $5.. the job ($6 its document as
 # JSON text), $14 event id, $15 actor kind. The job row is written only when every check
 # holds; ON CONFLICT covers a repeated Idempotency-Key (the general path then answers with the
-# first job).
+# first job). The station's probe reads its width (NULL: not found) for the job's paper.
 SUBMIT_SQL = f"""
-WITH checks AS (
+WITH probes AS (
     SELECT
         EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL) AS key_active,
         EXISTS (SELECT 1 FROM locations WHERE id = $3 AND tenant_id = $2) AS location_found,
-        ($4::uuid IS NULL OR EXISTS (
-            SELECT 1 FROM stations WHERE id = $4 AND tenant_id = $2 AND location_id = $3
-        )) AS station_found,
+        (SELECT paper_width_mm FROM stations WHERE id = $4 AND tenant_id = $2 AND location_id = $3
+        ) AS station_width,
         ($4::uuid IS NOT NULL AND EXISTS (
             SELECT 1 FROM devices
             WHERE station_id = $4 AND tenant_id = $2 AND online AND revoked_at IS NULL
         )) AS station_bridge_online
+), checks AS (
+    SELECT key_active, location_found,
+        ($4::uuid IS NULL OR station_width IS NOT NULL) AS station_found,
+        station_bridge_online,
+        COALESCE(station_width, {_LOCATION_WIDTH}) AS paper_width_mm
+    FROM probes
 ), job AS (
     INSERT INTO print_jobs ({JOB_COLUMNS})
     SELECT $5, $2, $3, $4, 'pending', $6::text::jsonb, $7, $8, $9, NULL, NULL, NULL, NULL, $10, $11,
-           $12, $12, $13, NULL
+           $12, $12, $13, NULL, paper_width_mm
     FROM checks WHERE key_active AND location_found AND station_found
     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, tenant_id
@@ -58,6 +66,7 @@ SELECT checks.*, EXISTS (SELECT 1 FROM job) AS inserted FROM checks
 
 # Several submissions in one statement: SUBMIT_SQL's checks and writes, row by row. Two rows
 # with one Idempotency-Key: the first is written, the other is not (and is answered with it).
+# The station's probe reads its width for the job's paper, as in SUBMIT_SQL.
 SUBMIT_BATCH_SQL = f"""
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[],
@@ -73,8 +82,9 @@ WITH input AS (
     SELECT i.*,
         key_row.ok IS NOT NULL AS key_active,
         location_row.ok IS NOT NULL AS location_found,
-        (i.station_id IS NULL OR station_row.ok IS NOT NULL) AS station_found,
-        (i.station_id IS NOT NULL AND bridge_row.ok IS NOT NULL) AS station_bridge_online
+        (i.station_id IS NULL OR station_row.width IS NOT NULL) AS station_found,
+        (i.station_id IS NOT NULL AND bridge_row.ok IS NOT NULL) AS station_bridge_online,
+        COALESCE(station_row.width, {_LOCATION_WIDTH}) AS paper_width_mm
     FROM input AS i
     LEFT JOIN LATERAL (
         SELECT true AS ok FROM api_keys k WHERE k.id = i.key_id AND k.revoked_at IS NULL LIMIT 1
@@ -84,7 +94,7 @@ WITH input AS (
         WHERE l.id = i.location_id AND l.tenant_id = i.tenant_id LIMIT 1
     ) AS location_row ON true
     LEFT JOIN LATERAL (
-        SELECT true AS ok FROM stations s
+        SELECT s.paper_width_mm AS width FROM stations s
         WHERE s.id = i.station_id AND s.tenant_id = i.tenant_id AND s.location_id = i.location_id
         LIMIT 1
     ) AS station_row ON true
@@ -98,7 +108,7 @@ WITH input AS (
     INSERT INTO print_jobs ({JOB_COLUMNS})
     SELECT id, tenant_id, location_id, station_id, 'pending', document::jsonb, raw_data, copies,
            drawer_pulse, NULL, NULL, NULL, NULL, idempotency_key, request_hash, created_at,
-           created_at, expires_at, NULL
+           created_at, expires_at, NULL, paper_width_mm
     FROM checks WHERE key_active AND location_found AND station_found
     ORDER BY ord
     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -110,7 +120,7 @@ WITH input AS (
     FROM checks AS c JOIN job ON job.id = c.id
 )
 SELECT c.key_active, c.location_found, c.station_found, c.station_bridge_online,
-       EXISTS (SELECT 1 FROM job WHERE job.id = c.id) AS inserted, c.ord
+       c.paper_width_mm, EXISTS (SELECT 1 FROM job WHERE job.id = c.id) AS inserted, c.ord
 FROM checks AS c
 """  # noqa: S608 (built from constants; every value is bound as $n)
 

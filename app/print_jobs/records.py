@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from app.models import JobStatus
+from app.models import LOCATION_JOB_PAPER_WIDTH_MM, JobStatus
 
 
 class JobView(Protocol):
@@ -60,6 +60,8 @@ class JobView(Protocol):
     def expires_at(self) -> datetime: ...
     @property
     def lease_expires_at(self) -> datetime | None: ...
+    @property
+    def paper_width_mm(self) -> int: ...
 
 
 @dataclass(eq=False)
@@ -85,3 +87,6 @@ class JobRecord:
     idempotency_key: str | None = None
     request_hash: bytes | None = None
     lease_expires_at: datetime | None = None
+    # A submission on the hot path learns its station's width from its own statement and
+    # sets it then (``hot_path.submit``); every row read back carries it.
+    paper_width_mm: int = LOCATION_JOB_PAPER_WIDTH_MM

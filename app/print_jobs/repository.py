@@ -23,7 +23,17 @@ from sqlalchemy.orm import aliased
 
 from app.auth.principals import DeviceScope
 from app.db import Tx
-from app.models import ActorKind, ApiKey, Device, JobEvent, JobStatus, Location, PrintJob, Station
+from app.models import (
+    LOCATION_JOB_PAPER_WIDTH_MM,
+    ActorKind,
+    ApiKey,
+    Device,
+    JobEvent,
+    JobStatus,
+    Location,
+    PrintJob,
+    Station,
+)
 from app.print_jobs.states import sources_of
 
 
@@ -81,6 +91,7 @@ class SubmitTarget:
     location_found: bool
     station_found: bool  # True when no station was named
     station_bridge_online: bool  # the station has an online station bridge right now
+    paper_width_mm: int  # the station's width now; 80 without a station (the job keeps it)
 
 
 async def submit_target(
@@ -91,15 +102,22 @@ async def submit_target(
     station_id: uuid.UUID | None,
 ) -> SubmitTarget:
     """One round trip for all a submission needs to know: the key still stands, the location
-    and station exist in the tenant, and where the new job goes (the station's bridge, if one
-    is online)."""
+    and station exist in the tenant, the station's paper width, and where the new job goes
+    (the station's bridge, if one is online)."""
     key = exists().where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
     location = exists().where(Location.id == location_id, Location.tenant_id == tenant_id)
     if station_id is None:
         active, loc = (await tx.session.execute(select(key, location))).one()
-        return SubmitTarget(bool(active), bool(loc), True, False)
-    station = exists().where(
-        Station.id == station_id, Station.tenant_id == tenant_id, Station.location_id == location_id
+        return SubmitTarget(bool(active), bool(loc), True, False, LOCATION_JOB_PAPER_WIDTH_MM)
+    # The station's width, NULL when the station is not the tenant's in that location.
+    station_width = (
+        select(Station.paper_width_mm)
+        .where(
+            Station.id == station_id,
+            Station.tenant_id == tenant_id,
+            Station.location_id == location_id,
+        )
+        .scalar_subquery()
     )
     bridge = exists().where(
         Device.station_id == station_id,
@@ -107,9 +125,16 @@ async def submit_target(
         Device.online.is_(True),
         Device.revoked_at.is_(None),
     )
-    stmt = select(key, location, station, bridge)
-    active, loc, st, online = (await tx.session.execute(stmt)).one()
-    return SubmitTarget(bool(active), bool(loc), bool(st), bool(online))
+    stmt = select(key, location, station_width, bridge)
+    active, loc, width, online = (await tx.session.execute(stmt)).one()
+    found = width is not None
+    return SubmitTarget(
+        bool(active),
+        bool(loc),
+        found,
+        bool(online),
+        int(width) if found else LOCATION_JOB_PAPER_WIDTH_MM,
+    )
 
 
 async def insert_job(tx: Tx, job: PrintJob) -> PrintJob:

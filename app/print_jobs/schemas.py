@@ -143,6 +143,7 @@ def job_wire(job: JobView) -> dict[str, Any]:
             "created_at": _wire_time(job.created_at),
             "updated_at": _wire_time(job.updated_at),
             "expires_at": _wire_time(job.expires_at),
+            "paper_width_mm": job.paper_width_mm,
         }
     )
     job.__dict__[_WIRE_CACHE] = (version, wire)
@@ -165,6 +166,12 @@ class JobOut(Output):
     created_at: datetime
     updated_at: datetime
     expires_at: datetime
+    paper_width_mm: int = Field(
+        description="The paper the job is rendered for, in mm: its station's width when it was"
+        " submitted (a later change of the station leaves the job as it was), 80 for a job"
+        " without a station. Bridges render at it.",
+        json_schema_extra={"enum": [58, 80]},
+    )
 
     @classmethod
     def of(cls, job: JobView) -> JobOut:
@@ -184,6 +191,7 @@ class JobOut(Output):
             created_at=job.created_at,
             updated_at=job.updated_at,
             expires_at=job.expires_at,
+            paper_width_mm=job.paper_width_mm,
         )
 
 

@@ -74,6 +74,7 @@ async def submit(
     if not target.station_found:
         raise NotFound("Station not found in this location.")
     job = new_job(principal, body, idempotency_key, fingerprint)
+    job.paper_width_mm = target.paper_width_mm
     now = job.created_at
     if idempotency_key is None:
         await repository.insert_job(tx, job)
@@ -218,6 +219,7 @@ async def reprint(tx: Tx, principal: Principal, job_id: uuid.UUID) -> PrintJob:
         copies=original.copies,
         drawer_pulse=False,
         reprint_of=original.id,
+        paper_width_mm=original.paper_width_mm,  # the paper it was laid out for
         created_at=now,
         updated_at=now,
         expires_at=now + timedelta(seconds=REPRINT_EXPIRES_IN_S),

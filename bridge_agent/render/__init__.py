@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bridge_agent.render.errors import RenderError
 from bridge_agent.render.escpos import DRAWER_PULSE, render_document
-from bridge_agent.render.job import render_job
+from bridge_agent.render.job import job_paper_width, render_job
 from bridge_agent.render.preview import preview_text
 from bridge_agent.render.profile import PROFILE_NAME, columns_for
 from bridge_agent.render.raster import render_png
@@ -21,6 +21,7 @@ __all__ = [
     "PROFILE_NAME",
     "RenderError",
     "columns_for",
+    "job_paper_width",
     "preview_text",
     "render_document",
     "render_job",

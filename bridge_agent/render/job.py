@@ -10,12 +10,16 @@ from typing import Any
 from bridge_agent.render.errors import RenderError
 from bridge_agent.render.escpos import DRAWER_PULSE, encode_escpos
 from bridge_agent.render.layout import layout_document
+from bridge_agent.render.profile import PAPERS
 
 MAX_COPIES = 10  # the server's limit
 
 
 def render_job(job: Mapping[str, Any], *, paper_width_mm: int = 80) -> bytes:
     """The bytes to send to the printer for ``job`` (the contract's Job object).
+
+    A document is laid out for the job's own ``paper_width_mm`` (its station's width);
+    ``paper_width_mm`` here is the fallback for a job that does not say (an older server).
 
     ``raw`` bytes go out untouched, ``copies`` times. A document is rendered once per copy, each
     copy starting with ESC @ and ending with its own cut if the document has one.
@@ -34,11 +38,24 @@ def render_job(job: Mapping[str, Any], *, paper_width_mm: int = 80) -> bytes:
     if document is None:
         pulse = DRAWER_PULSE if drawer_pulse else b""
         return pulse + _decode_raw(raw) * copies
-    layout = layout_document(document, paper_width_mm=paper_width_mm)
+    layout = layout_document(document, paper_width_mm=job_paper_width(job, paper_width_mm))
     first = encode_escpos(layout, drawer_pulse=drawer_pulse)
     if copies == 1:
         return first
     return first + encode_escpos(layout) * (copies - 1)
+
+
+def job_paper_width(job: Mapping[str, Any], fallback: int) -> int:
+    """The paper ``job`` is laid out for: its ``paper_width_mm``, or ``fallback`` (the agent's
+    ``--paper-width``) when the server did not send one. A width this agent has no paper for
+    fails the job with a clear error rather than printing at a width nobody asked for."""
+    width = job.get("paper_width_mm")
+    if width is None:
+        return fallback
+    if isinstance(width, bool) or not isinstance(width, int) or width not in PAPERS:
+        allowed = " or ".join(str(w) for w in PAPERS)
+        raise RenderError(f"paper_width_mm must be {allowed}, not {width!r}")
+    return width
 
 
 def _decode_raw(raw: Any) -> bytes:

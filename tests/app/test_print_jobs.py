@@ -21,7 +21,7 @@ pytestmark = pytest.mark.parametrize("database_url", ALL_PATHS, indirect=True)
 
 JOB_FIELDS = {"id", "location_id", "station_id", "status", "document", "raw", "copies"}
 JOB_FIELDS |= {"drawer_pulse", "claimed_by", "epoch", "reprint_of", "error"}
-JOB_FIELDS |= {"created_at", "updated_at", "expires_at"}
+JOB_FIELDS |= {"created_at", "updated_at", "expires_at", "paper_width_mm"}
 RAW_BYTES = b"\x1b@HELLO\n\x00\xff\x1dV\x00"
 PNG = base64.b64encode(png(16, 6)).decode()
 

@@ -3,6 +3,7 @@ loopback that records bytes and answers DLE EOT."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,11 +16,13 @@ from bridge_agent.transports import PrinterState
 from tests.agents import (
     TERMINAL,
     WAIT_S,
+    pair_with_cli,
     paired_station_bridge,
     start_agent,
     stop_agent,
     wait_status,
 )
+from tests.bridge_agent.escpos_listing import listing
 from tests.bridge_agent.printer_sim import PrinterSimulator
 from tests.servers import running_server
 from tests.world import DOCUMENT, World
@@ -189,3 +192,75 @@ async def test_a_ticket_the_agent_cannot_render_is_reported_failed_not_left_hang
     assert done["status"] == "failed"
     assert done["error"].startswith("render_error")
     assert printer.received == b""
+
+
+# Text that wraps on either paper, and a row whose price goes flush right: its last line is
+# exactly as wide as the paper's columns.
+WRAPPING_TICKET = {
+    "blocks": [
+        {"type": "text", "text": "Sin cebolla, sin tomate, con la salsa aparte y el pan sin"
+         " gluten, por favor, gracias"},
+        {"type": "row", "left": "2x Hamburguesa doble con queso y bacon extra", "right": "19.00"},
+        {"type": "cut"},
+    ]
+}  # fmt: skip
+
+
+def _printed_tickets(data: bytes) -> dict[str, list[str]]:
+    """The text lines of each ticket in ``data`` (each starts with ESC @), by its first line's
+    first word (the station's name the test puts there)."""
+    tickets: dict[str, list[str]] = {}
+    lines: list[str] | None = None
+    line = ""
+    for item in listing(data):
+        if item == "ESC @ (initialise)":
+            lines, line = [], ""
+        elif item.startswith("TEXT "):
+            line += ast.literal_eval(item[5:]).decode("cp437")  # the listing's bytes literal
+        elif item == "LF" and lines is not None:
+            lines.append(line)
+            if len(lines) == 1:
+                tickets[line.split()[0]] = lines
+            line = ""
+    return tickets
+
+
+async def test_a_location_bridge_prints_each_stations_jobs_at_its_paper_width(
+    server: str, rest: World, printer: PrinterSimulator, tmp_path: Path
+) -> None:
+    """One location bridge (run without --paper-width) and two stations without bridges of
+    their own, one with 58 mm paper and one with 80: each station's ticket prints at 32 and 42
+    columns on the location bridge's printer."""
+    tenant = await rest.tenant()
+    location = await tenant.location()
+    narrow = await tenant.station(location, "BAR", 58)
+    wide = await tenant.station(location, "COCINA", 80)
+    pair_with_cli(server, await tenant.pairing_code(location), tmp_path)
+    agent = start_agent(tmp_path, printer.url)  # no --paper-width: the agent's default is 80
+    try:
+        jobs = {}
+        for name, station in (("BAR", narrow), ("COCINA", wide)):
+            header = {"type": "text", "text": f"{name} ticket"}
+            document = {"blocks": [header, *WRAPPING_TICKET["blocks"]]}
+            jobs[name] = await tenant.job(location, station, document=document)
+        done = {
+            name: await wait_status(rest, tenant, job["id"], TERMINAL) for name, job in jobs.items()
+        }
+        log = (tmp_path / "agent.log").read_text()[-3000:]
+        assert [j["status"] for j in done.values()] == ["printed", "printed"], log
+        expected = sum(len(render_job(job)) for job in done.values())
+        await printer.wait_for_bytes(expected, timeout=5)
+    finally:
+        assert stop_agent(agent) == 0
+    tickets = _printed_tickets(printer.received)
+    assert set(tickets) == {"BAR", "COCINA"}, printer.received
+    for name, columns in (("BAR", 32), ("COCINA", 42)):
+        lines = tickets[name]
+        assert max(len(line) for line in lines) == columns, (name, lines)
+        assert lines[-1].endswith("19.00") and len(lines[-1]) == columns, (name, lines)
+        words = " ".join(WRAPPING_TICKET["blocks"][0]["text"].split())  # type: ignore[index]
+        wrapped = [line for line in lines[1:] if not line.endswith("19.00")]
+        assert " ".join(" ".join(wrapped).split()).startswith(words), (name, lines)
+        assert len(wrapped) >= 3, (name, lines)  # the text wrapped, and so did the row's left
+    # What the agent sent is what the renderer makes of each job at its own width.
+    assert [j["paper_width_mm"] for j in done.values()] == [58, 80]

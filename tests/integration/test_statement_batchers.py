@@ -368,3 +368,45 @@ async def test_submissions_in_one_batch_are_checked_row_by_row(postgres_url: str
         assert events == len(expected)  # one history row per job written, none for the others
     finally:
         await pool.close()
+
+
+async def test_submissions_in_one_batch_take_each_stations_width(postgres_url: str) -> None:
+    """The station probe of each row gives its job the station's paper width: 58 and 80 mm
+    stations and a location job in one statement, each answered and stored with its own."""
+    dsn = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+    now = datetime.now(UTC)
+    tenant, location, wide, narrow = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    key = uuid.uuid4()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await place(conn, tenant, location, wide)
+        await conn.execute(
+            "INSERT INTO stations VALUES ($1, $2, $3, 'S', 58, $4)", narrow, tenant, location, now
+        )
+        await conn.execute(
+            "INSERT INTO api_keys VALUES ($1, $2, 'K', 'pos', $3, $4, NULL)",
+            key, tenant, uuid.uuid4().bytes, now,
+        )  # fmt: skip
+    finally:
+        await conn.close()
+
+    def submission(to_station: uuid.UUID | None) -> Args:
+        at = datetime.now(UTC)
+        return (
+            key, tenant, location, to_station, uuid.uuid4(), '{"blocks": []}', None, 1, False,
+            None, None, at, at + timedelta(hours=1), uuid.uuid4(), "api_key",
+        )  # fmt: skip
+
+    pool = CountingPool(dsn)
+    try:
+        targets = [narrow, wide, None, narrow, None, wide, narrow]
+        inputs = [submission(s) for s in targets]
+        batcher = submit_batcher(pool)
+        rows = await asyncio.gather(*(batcher.submit(i) for i in inputs))
+        assert pool.statements == [*FIRST_ALONE, "submissions"]
+        want = [{narrow: 58, wide: 80, None: 80}[s] for s in targets]
+        assert [r["paper_width_mm"] for r in rows] == want
+        stored = dict(await pool.fetch("SELECT id, paper_width_mm FROM print_jobs"))
+        assert [stored[i[4]] for i in inputs] == want
+    finally:
+        await pool.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import column, inspect, table
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import normalize_database_url
@@ -77,12 +77,29 @@ async def _place(conn: Any, tenant: object, location: object, now: object) -> No
     )
 
 
-def _job(tenant: object, location: object, key: str | None, now: object) -> Any:
+# print_jobs as every revision has it: a row written at an older revision names only these
+# (the models' table would add the columns of later revisions, with their defaults).
+_OLD_JOBS = table(
+    "print_jobs",
+    *(
+        column(name, Base.metadata.tables["print_jobs"].c[name].type)
+        for name in (
+            "id", "tenant_id", "location_id", "station_id", "status", "copies", "drawer_pulse",
+            "idempotency_key", "created_at", "updated_at", "expires_at",
+        )
+    ),
+)  # fmt: skip
+
+
+def _job(
+    tenant: object, location: object, key: str | None, now: object, station: object = None
+) -> Any:
     import uuid
 
-    return Base.metadata.tables["print_jobs"].insert().values(
-        id=uuid.uuid4(), tenant_id=tenant, location_id=location, status="pending", copies=1,
-        drawer_pulse=False, idempotency_key=key, created_at=now, updated_at=now, expires_at=now,
+    return _OLD_JOBS.insert().values(
+        id=uuid.uuid4(), tenant_id=tenant, location_id=location, station_id=station,
+        status="pending", copies=1, drawer_pulse=False, idempotency_key=key, created_at=now,
+        updated_at=now, expires_at=now,
     )  # fmt: skip
 
 
@@ -200,3 +217,119 @@ def test_sqlite_history_loses_its_foreign_keys(tmp_path: Path) -> None:
 def test_postgres_history_loses_its_foreign_keys() -> None:
     with databases.own_postgres_database() as url:
         _history_loses_its_foreign_keys(url)
+
+
+async def _jobs_before_widths(url: str) -> dict[str, object]:
+    """Under 0005: a location job, a job of a 58 mm station and one of an 80 mm station.
+    Returns their ids by what they are."""
+    import uuid
+    from datetime import UTC, datetime
+
+    t, loc, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+    narrow, wide = uuid.uuid4(), uuid.uuid4()
+    stations = Base.metadata.tables["stations"]
+    jobs: dict[str, object] = {}
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.begin() as conn:
+            await _place(conn, t, loc, now)
+            for station, width in ((narrow, 58), (wide, 80)):
+                await conn.execute(
+                    stations.insert().values(
+                        id=station, tenant_id=t, location_id=loc, name="S",
+                        paper_width_mm=width, created_at=now,
+                    )
+                )  # fmt: skip
+            for name, station in (("location", None), ("58", narrow), ("80", wide)):
+                insert = _job(t, loc, None, now, station)
+                await conn.execute(insert)
+                jobs[name] = insert.compile().params["id"]
+    finally:
+        await engine.dispose()
+    return jobs
+
+
+async def _job_widths(url: str) -> dict[object, int]:
+    from sqlalchemy import text
+
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT id, paper_width_mm FROM print_jobs"))
+            return {_uuid(row[0]): int(row[1]) for row in rows}
+    finally:
+        await engine.dispose()
+
+
+def _uuid(value: object) -> object:
+    import uuid
+
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+async def _job_columns(url: str) -> set[str]:
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("print_jobs")}
+            )
+    finally:
+        await engine.dispose()
+
+
+def _jobs_get_their_paper_width(url: str) -> None:
+    """0006 gives each existing job its station's width, 80 without a station; new rows that
+    do not name it get 80; downgrading drops the column and keeps the jobs."""
+    migrate.upgrade(url, "0005")
+    jobs = asyncio.run(_jobs_before_widths(url))
+    migrate.upgrade(url, "0006")
+    widths = asyncio.run(_job_widths(url))
+    assert widths == {jobs["location"]: 80, jobs["58"]: 58, jobs["80"]: 80}
+    migrate.check(url)
+    migrate.downgrade(url, "0005")
+    columns = asyncio.run(_job_columns(url))
+    assert "paper_width_mm" not in columns and "station_id" in columns
+    assert len(asyncio.run(_job_ids(url))) == 3
+    migrate.upgrade(url)  # and up again: the same widths
+    assert asyncio.run(_job_widths(url)) == widths
+    later = asyncio.run(_location_job_without_width(url))
+    assert asyncio.run(_job_widths(url))[later] == 80
+
+
+async def _location_job_without_width(url: str) -> object:
+    """A job written by SQL that does not name the column (the server default's case)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    t, loc, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.begin() as conn:
+            await _place(conn, t, loc, now)
+            insert = _job(t, loc, None, now)
+            await conn.execute(insert)
+    finally:
+        await engine.dispose()
+    return insert.compile().params["id"]
+
+
+async def _job_ids(url: str) -> list[object]:
+    from sqlalchemy import text
+
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text("SELECT id FROM print_jobs"))).scalars())
+    finally:
+        await engine.dispose()
+
+
+def test_sqlite_jobs_get_their_paper_width(tmp_path: Path) -> None:
+    _jobs_get_their_paper_width(f"sqlite:///{tmp_path / 'w.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_jobs_get_their_paper_width() -> None:
+    with databases.own_postgres_database() as url:
+        _jobs_get_their_paper_width(url)

@@ -57,6 +57,7 @@ def jobs(draw: st.DrawFn) -> PrintJob:
         created_at=draw(times),
         updated_at=draw(times),
         expires_at=draw(times),
+        paper_width_mm=draw(st.sampled_from([58, 80])),
     )
 
 
@@ -76,7 +77,7 @@ def test_job_wire_is_made_again_after_a_change() -> None:
         id=uuid.uuid4(), tenant_id=uuid.uuid4(), location_id=uuid.uuid4(), station_id=None,
         status=JobStatus.PENDING, document={"lines": []}, raw_data=None, copies=1,
         drawer_pulse=False, claimed_by=None, epoch=None, reprint_of=None, error=None,
-        created_at=now, updated_at=now, expires_at=now,
+        created_at=now, updated_at=now, expires_at=now, paper_width_mm=58,
     )  # fmt: skip
     first = job_wire(job)
     assert job_wire(job) is first  # one serialisation per version
