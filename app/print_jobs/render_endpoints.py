@@ -7,7 +7,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+import anyio
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.api_common import Db
 from app.auth.dependencies import AuthFirstRoute, JobReader, PosOrManager
@@ -38,6 +39,14 @@ FormatQuery = Annotated[
 ]
 
 
+async def get_render_limiter(request: Request) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter = request.app.state.render_limiter
+    return limiter
+
+
+RenderLimiter = Annotated[anyio.CapacityLimiter, Depends(get_render_limiter)]
+
+
 class RenderRequest(Input):
     document: Document
     paper_width_mm: PaperWidth = 80
@@ -49,21 +58,22 @@ class RenderRequest(Input):
     responses=rendering.openapi_responses(),
 )
 async def render_print_job(
-    job_id: uuid.UUID, principal: JobReader, db: Db, format_: FormatQuery
+    job_id: uuid.UUID, principal: JobReader, db: Db, limiter: RenderLimiter, format_: FormatQuery
 ) -> Response:
     """One copy of a job as it prints, at its station's paper width (80 mm for a location
     job). Whoever may read the job may render it."""
     fmt = rendering.render_format(format_)
     async with db.transaction() as tx:
         job, paper_width_mm = await service.get_to_render(tx, principal, job_id)
-    return await rendering.render(fmt, job_wire(job), paper_width_mm)
+    return await rendering.render(fmt, job_wire(job), paper_width_mm, limiter)
 
 
 @router.post("/render", response_class=Response, responses=rendering.openapi_responses())
 async def render_preview(
-    body: RenderRequest, principal: PosOrManager, format_: FormatQuery
+    body: RenderRequest, principal: PosOrManager, limiter: RenderLimiter, format_: FormatQuery
 ) -> Response:
     """A document that is not stored, as one copy of it would print (a preview)."""
     fmt = rendering.render_format(format_)
     document = body.document.model_dump(mode="json")  # as a submitted job stores it
-    return await rendering.render(fmt, rendering.preview_job(document), body.paper_width_mm)
+    job = rendering.preview_job(document)
+    return await rendering.render(fmt, job, body.paper_width_mm, limiter)

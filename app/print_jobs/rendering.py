@@ -4,22 +4,32 @@ function the agent calls before it writes to the printer.
 
 ``FORMATS`` is the one table of formats: its media type and its renderer. A renderer gets the
 job as the agent receives it (``job_wire``, or the same shape for a preview) and the paper width
-in mm, and runs in a worker thread: a document may hold images worth a few megapixels.
+in mm, and runs in a worker thread (a document may hold images worth a few megapixels), at most
+``RENDER_THREADS`` at once per process, so a burst of previews waits its turn instead of taking
+the event loop's or every worker thread from the delivery path.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from fastapi import Response
 
 from app.errors import ErrorBody, NotRenderable, ValidationFailed
 from bridge_agent.render import RenderError, preview_text, render_job
 
 JobMapping = Mapping[str, Any]
+
+# Renders running at once per server process (threads; the GIL lets one run at a time anyway).
+RENDER_THREADS = 2
+
+
+def render_limiter() -> anyio.CapacityLimiter:
+    """The bound on renders at once, one per app (``app.state.render_limiter``)."""
+    return anyio.CapacityLimiter(RENDER_THREADS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +87,11 @@ def preview_job(document: JobMapping) -> dict[str, Any]:
     return {"document": document, "raw": None, "copies": 1, "drawer_pulse": False}
 
 
-async def render(fmt: RenderFormat, job: JobMapping, paper_width_mm: int) -> Response:
+async def render(
+    fmt: RenderFormat, job: JobMapping, paper_width_mm: int, limiter: anyio.CapacityLimiter
+) -> Response:
     try:
-        body = await asyncio.to_thread(fmt.render, job, paper_width_mm)
+        body = await anyio.to_thread.run_sync(fmt.render, job, paper_width_mm, limiter=limiter)
     except RenderError as exc:
         # What the agent would report as the job's render_error, answered before any paper.
         raise NotRenderable(f"The renderer refuses this document: {exc}") from exc

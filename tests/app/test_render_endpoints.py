@@ -302,3 +302,51 @@ async def test_no_credential_or_a_bad_one_is_401(world: World) -> None:
         # Before the format or the body is looked at.
         assert_error(await _render(world, job["id"], "bogus", headers), 401, "unauthorized")
         assert_error(await _preview(world, {}, "text", headers), 401, "unauthorized")
+
+
+# --- off the delivery path -------------------------------------------------------------------
+
+
+async def test_renders_run_in_bounded_threads_while_jobs_flow(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Renders that hold their threads (a stand-in renderer that waits to be released) take
+    ``RENDER_THREADS`` threads at most, and a job is submitted, read and claimed meanwhile."""
+    import asyncio
+    import threading
+
+    from app.print_jobs import rendering
+
+    release, full = threading.Event(), threading.Event()
+    lock = threading.Lock()
+    running = [0]
+    most = [0]
+
+    def held_render(job: Any, paper_width_mm: int) -> bytes:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            if running[0] == rendering.RENDER_THREADS:
+                full.set()
+        release.wait(timeout=30)
+        with lock:
+            running[0] -= 1
+        return b"held"
+
+    held = rendering.RenderFormat("text/plain; charset=utf-8", held_render, "held")
+    monkeypatch.setitem(rendering.FORMATS, "text", held)
+    tenant = await world.tenant()
+    location = await tenant.location()
+    device = await tenant.device(location, online=True)
+    previews = [
+        asyncio.create_task(_preview(world, {"document": DOCUMENT}, "text", tenant.pos))
+        for _ in range(3 * rendering.RENDER_THREADS)
+    ]
+    assert await asyncio.to_thread(full.wait, 30)
+    job = await tenant.job(location)
+    assert (await world.claim(device, job["id"])).status_code == 200
+    assert not any(p.done() for p in previews)  # still held: the job went past them
+    release.set()
+    answers = await asyncio.gather(*previews)
+    assert [a.content for a in answers] == [b"held"] * len(previews)
+    assert most[0] == rendering.RENDER_THREADS
