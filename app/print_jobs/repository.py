@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    SQLColumnExpression,
     and_,
     exists,
     func,
@@ -80,7 +81,7 @@ def readable_by(tenant_id: uuid.UUID, device: DeviceScope | None) -> ColumnEleme
 DEFAULT_PAPER_WIDTH_MM = 80
 
 
-def job_paper_width_mm() -> ColumnElement[int]:
+def job_paper_width_mm() -> SQLColumnExpression[int]:
     """The paper a job is rendered on (mm), as a column of a query on ``PrintJob``.
 
     For now the station's current width (80 without a station). Once jobs store the width
