@@ -59,6 +59,15 @@ class ValidationFailed(AppError):
     default_message = "The request is not valid."
 
 
+class NotRenderable(AppError):
+    """A job the renderer has no picture of: a ``raw`` job as text or PNG, or a document the
+    agent's renderer refuses (it would fail the job as ``render_error`` too)."""
+
+    status_code = 422
+    code = "not_renderable"
+    default_message = "This job cannot be rendered in that format."
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"

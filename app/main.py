@@ -27,6 +27,8 @@ from app.locations.endpoints import router as locations_router
 from app.openapi_links import install_openapi
 from app.print_jobs.endpoints import router as print_jobs_router
 from app.print_jobs.fast_submit import FastSubmit
+from app.print_jobs.render_endpoints import router as render_router
+from app.print_jobs.rendering import render_limiter
 from app.print_jobs.submission import Admission
 from app.realtime import packets
 from app.realtime.event_guard import EventLimits
@@ -181,9 +183,11 @@ def create_app(
     app.state.principal_cache = realtime.principal_cache
     app.state.limiters = _limiters(settings, None)
     app.state.admission = Admission(settings.max_submissions_in_flight)
+    app.state.render_limiter = render_limiter()
     install_error_handlers(app)
     install_openapi(app)
-    for router in (tenants_router, locations_router, devices_router, print_jobs_router):
+    routers = (tenants_router, locations_router, devices_router, print_jobs_router, render_router)
+    for router in routers:
         app.include_router(router)
 
     @app.get("/healthz", response_model=Health, tags=["health"])

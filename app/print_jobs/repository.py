@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    SQLColumnExpression,
     and_,
     exists,
+    func,
     insert,
     literal_column,
     or_,
@@ -77,6 +79,30 @@ def in_device_scope(device: DeviceScope) -> ColumnElement[bool]:
 def visible_to_device(device: DeviceScope) -> ColumnElement[bool]:
     """In scope now, or claimed by this device earlier (so it can always finish its own)."""
     return or_(in_device_scope(device), PrintJob.claimed_by == device.id)
+
+
+def readable_by(tenant_id: uuid.UUID, device: DeviceScope | None) -> ColumnElement[bool]:
+    """The jobs a principal may read: its tenant's, and for a device only those visible to it."""
+    own_tenant = PrintJob.tenant_id == tenant_id
+    return own_tenant if device is None else and_(own_tenant, visible_to_device(device))
+
+
+# The width of a job without a station (a location job), in mm: the contract's default.
+DEFAULT_PAPER_WIDTH_MM = 80
+
+
+def job_paper_width_mm() -> SQLColumnExpression[int]:
+    """The paper a job is rendered on (mm), as a column of a query on ``PrintJob``.
+
+    For now the station's current width (80 without a station). Once jobs store the width
+    they were submitted at (issue 20), this returns ``PrintJob.paper_width_mm`` and every
+    reader of it follows."""
+    station_width = (
+        select(Station.paper_width_mm)
+        .where(Station.id == PrintJob.station_id, Station.tenant_id == PrintJob.tenant_id)
+        .scalar_subquery()
+    )
+    return func.coalesce(station_width, DEFAULT_PAPER_WIDTH_MM)
 
 
 def _device_at_epoch(device_id: uuid.UUID, epoch: int) -> ColumnElement[bool]:
@@ -151,10 +177,19 @@ async def get_job(tx: Tx, tenant_id: uuid.UUID, job_id: uuid.UUID) -> PrintJob |
 async def get_job_for_device(
     tx: Tx, tenant_id: uuid.UUID, device: DeviceScope, job_id: uuid.UUID
 ) -> PrintJob | None:
-    stmt = select(PrintJob).where(
-        PrintJob.id == job_id, PrintJob.tenant_id == tenant_id, visible_to_device(device)
-    )
+    stmt = select(PrintJob).where(PrintJob.id == job_id, readable_by(tenant_id, device))
     return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_job_to_render(
+    tx: Tx, tenant_id: uuid.UUID, device: DeviceScope | None, job_id: uuid.UUID
+) -> tuple[PrintJob, int] | None:
+    """A job the principal may read, with the paper width (mm) it is rendered at: one query."""
+    stmt = select(PrintJob, job_paper_width_mm()).where(
+        PrintJob.id == job_id, readable_by(tenant_id, device)
+    )
+    row = (await tx.session.execute(stmt)).one_or_none()
+    return None if row is None else (row[0], int(row[1]))
 
 
 async def get_by_idempotency_key(tx: Tx, tenant_id: uuid.UUID, key: str) -> PrintJob | None:

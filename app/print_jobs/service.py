@@ -143,6 +143,14 @@ async def get(tx: Tx, principal: Principal, job_id: uuid.UUID) -> PrintJob:
     return job
 
 
+async def get_to_render(tx: Tx, principal: Principal, job_id: uuid.UUID) -> tuple[PrintJob, int]:
+    """A job exactly as ``get`` finds it (same scope, same 404), with its paper width in mm."""
+    found = await repository.get_job_to_render(tx, principal.tenant, principal.device, job_id)
+    if found is None:
+        raise NotFound("Print job not found.")
+    return found
+
+
 def encode_cursor(job: JobView) -> str:
     return cursor_at(job.created_at, job.id)
 

@@ -100,6 +100,12 @@ async def _report(world: World) -> list[Request]:
     return [Request(f"/v1/print-jobs/{job['id']}", device.headers, body)]
 
 
+async def _preview(world: World) -> list[Request]:
+    tenant = await world.tenant()
+    body = {"document": EVERY_BLOCK, "paper_width_mm": 58}
+    return [Request("/v1/render?format=text", tenant.pos, body)]
+
+
 NO_SCALARS = {
     ("POST", "/v1/tenants"),
     ("POST", "/v1/api-keys"),
@@ -119,6 +125,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/v1/devices/pair"): _pair,
     ("POST", "/v1/print-jobs"): _submit,
     ("PATCH", "/v1/print-jobs/{job_id}"): _report,
+    ("POST", "/v1/render"): _preview,
 }
 # The socket events' payloads, sampled in tests/realtime/test_socket_input_boundary.py.
 SOCKET_FIELDS = {

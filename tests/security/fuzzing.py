@@ -86,6 +86,11 @@ SEMANTIC_REFUSALS: dict[tuple[str, str], dict[int, set[str]]] = {
     # and the document rules a pattern cannot state, see PATTERNLESS_RULES
     ("POST", "/v1/print-jobs"): {422: {"idempotency_conflict", "validation_error"}},
     ("GET", "/v1/print-jobs"): {422: {"validation_error"}},  # only with a cursor, see below
+    # The document rules (PATTERNLESS_RULES), and a PNG whose header is true and whose pixel
+    # data the renderer cannot decode.
+    ("POST", "/v1/render"): {422: {"validation_error", "not_renderable"}},
+    # A raw job as text, or a stored document whose image the renderer cannot decode.
+    ("GET", "/v1/print-jobs/{job_id}/render"): {422: {"not_renderable"}},
 }
 
 
@@ -131,7 +136,8 @@ def valid_data_accepted(ctx: CheckContext, response: Any, case: Any) -> bool | N
         assert error["code"] in refusals[response.status_code], response.text
         if op == ("GET", "/v1/print-jobs"):
             assert case.query.get("cursor") and error["message"].startswith("cursor:"), error
-        if op == ("POST", "/v1/print-jobs") and error["code"] == "validation_error":
+        documents = {("POST", "/v1/print-jobs"), ("POST", "/v1/render")}
+        if op in documents and error["code"] == "validation_error":
             assert any(rule in error["message"] for rule in PATTERNLESS_RULES), error
         return None
     return positive_data_acceptance(ctx, response, case)

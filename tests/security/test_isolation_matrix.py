@@ -20,6 +20,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/locations/{location_id}/stations"): {"name": "X"},
     ("PATCH", "/v1/print-jobs/{job_id}"): {"status": "sent", "epoch": 0},
 }
+# A valid query per (method, path) where one is required.
+QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/v1/print-jobs/{job_id}/render"): {"format": "escpos"},
+}
 
 
 def routes_with_ids(app: Any) -> list[tuple[str, str, frozenset[PrincipalKind]]]:
@@ -69,13 +73,15 @@ async def test_every_route_with_an_id_is_isolated_by_tenant_and_role(world: Worl
         unknown = set(params) - set(foreign)
         assert not unknown, f"teach the matrix to make a {unknown} for {method} {path}"
         body = BODIES.get((method, path))
+        query = QUERIES.get((method, path))
         for kind, headers in principals.items():
             theirs = await world.client.request(
-                method, path.format(**foreign), json=body, headers=headers
+                method, path.format(**foreign), params=query, json=body, headers=headers
             )
             missing = await world.client.request(
                 method,
                 path.format(**{p: str(uuid.uuid4()) for p in params}),
+                params=query,
                 json=body,
                 headers=headers,
             )

@@ -1,0 +1,79 @@
+"""The render endpoints: a stored job, or a document that is not stored, as the printer's bytes,
+as text (and, with the raster renderer, as a picture). Readers only: nothing here changes a
+job or touches the delivery path; see ``app.print_jobs.rendering`` for the formats."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from app.api_common import Db
+from app.auth.dependencies import AuthFirstRoute, JobReader, PosOrManager
+from app.errors import ERROR_RESPONSES
+from app.locations.schemas import PaperWidth
+from app.print_jobs import rendering, service
+from app.print_jobs.document import Document
+from app.print_jobs.schemas import job_wire
+from app.schemas_common import Input
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["render"],
+    responses=ERROR_RESPONSES,
+    route_class=AuthFirstRoute,
+)
+
+# A plain string checked against the table in code (``rendering.render_format``), so a new
+# format is one entry of ``rendering.FORMATS``; the schema lists the table's names.
+FormatQuery = Annotated[
+    str,
+    Query(
+        alias="format",
+        max_length=32,
+        description="The output: " + ", ".join(rendering.FORMATS) + ".",
+        json_schema_extra={"enum": list(rendering.FORMATS)},
+    ),
+]
+
+
+async def get_render_limiter(request: Request) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter = request.app.state.render_limiter
+    return limiter
+
+
+RenderLimiter = Annotated[anyio.CapacityLimiter, Depends(get_render_limiter)]
+
+
+class RenderRequest(Input):
+    document: Document
+    paper_width_mm: PaperWidth = 80
+
+
+@router.get(
+    "/print-jobs/{job_id}/render",
+    response_class=Response,
+    responses=rendering.openapi_responses(),
+)
+async def render_print_job(
+    job_id: uuid.UUID, principal: JobReader, db: Db, limiter: RenderLimiter, format_: FormatQuery
+) -> Response:
+    """One copy of a job as it prints, at its station's paper width (80 mm for a location
+    job). Whoever may read the job may render it."""
+    fmt = rendering.render_format(format_)
+    async with db.transaction() as tx:
+        job, paper_width_mm = await service.get_to_render(tx, principal, job_id)
+    return await rendering.render(fmt, job_wire(job), paper_width_mm, limiter)
+
+
+@router.post("/render", response_class=Response, responses=rendering.openapi_responses())
+async def render_preview(
+    body: RenderRequest, principal: PosOrManager, limiter: RenderLimiter, format_: FormatQuery
+) -> Response:
+    """A document that is not stored, as one copy of it would print (a preview)."""
+    fmt = rendering.render_format(format_)
+    document = body.document.model_dump(mode="json")  # as a submitted job stores it
+    job = rendering.preview_job(document)
+    return await rendering.render(fmt, job, body.paper_width_mm, limiter)
