@@ -19,7 +19,7 @@ import anyio
 from fastapi import Response
 
 from app.errors import ErrorBody, NotRenderable, ValidationFailed
-from bridge_agent.render import RenderError, preview_text, render_job
+from bridge_agent.render import RenderError, preview_text, render_job, render_png
 
 JobMapping = Mapping[str, Any]
 
@@ -60,6 +60,10 @@ def _text(job: JobMapping, paper_width_mm: int) -> bytes:
     return preview_text(_document(job), paper_width_mm=paper_width_mm).encode("utf-8")
 
 
+def _png(job: JobMapping, paper_width_mm: int) -> bytes:
+    return render_png(_document(job), paper_width_mm=paper_width_mm)
+
+
 FORMATS: dict[str, RenderFormat] = {
     "escpos": RenderFormat(
         "application/octet-stream",
@@ -70,6 +74,11 @@ FORMATS: dict[str, RenderFormat] = {
         "text/plain; charset=utf-8",
         _text,
         "text: the paper as text, one line per printed line, no line wider than the paper.",
+    ),
+    "png": RenderFormat(
+        "image/png",
+        _png,
+        "png: a 1-bit picture of the paper at 203 dpi (576 dots wide on 80 mm, 384 on 58 mm).",
     ),
 }
 

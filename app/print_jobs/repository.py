@@ -13,7 +13,6 @@ from sqlalchemy import (
     SQLColumnExpression,
     and_,
     exists,
-    func,
     insert,
     literal_column,
     or_,
@@ -92,17 +91,9 @@ DEFAULT_PAPER_WIDTH_MM = 80
 
 
 def job_paper_width_mm() -> SQLColumnExpression[int]:
-    """The paper a job is rendered on (mm), as a column of a query on ``PrintJob``.
-
-    For now the station's current width (80 without a station). Once jobs store the width
-    they were submitted at (issue 20), this returns ``PrintJob.paper_width_mm`` and every
-    reader of it follows."""
-    station_width = (
-        select(Station.paper_width_mm)
-        .where(Station.id == PrintJob.station_id, Station.tenant_id == PrintJob.tenant_id)
-        .scalar_subquery()
-    )
-    return func.coalesce(station_width, DEFAULT_PAPER_WIDTH_MM)
+    """The paper a job is rendered on (mm), as a column of a query on ``PrintJob``: the width
+    its station had when the job was submitted (80 without a station), as the agent prints it."""
+    return PrintJob.paper_width_mm
 
 
 def _device_at_epoch(device_id: uuid.UUID, epoch: int) -> ColumnElement[bool]:

@@ -6,12 +6,15 @@ test_render_e2e.py.)"""
 from __future__ import annotations
 
 import base64
+import io
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
-from bridge_agent.render import DRAWER_PULSE, render_job
+from bridge_agent.render import DRAWER_PULSE, render_job, render_png
+from tests.app.test_job_paper_width import _set_station_width as set_station_width
 from tests.bridge_agent.escpos_listing import listing
 from tests.world import DOCUMENT, Tenant, World, assert_error
 
@@ -27,7 +30,7 @@ WIDE_DOCUMENT: dict[str, Any] = {
         {"type": "cut"},
     ]
 }
-BAD_FORMATS = ["png", "pdf", "ESCPOS", ""]
+BAD_FORMATS = ["pdf", "ESCPOS", "PNG", ""]
 
 
 async def _render(
@@ -133,6 +136,40 @@ async def test_escpos_is_at_the_stations_width_and_a_location_job_at_80(world: W
         rules = [line for line in listing(r.content) if line.startswith("TEXT b'==")]
         columns = 32 if width == 58 else 42
         assert rules == [f"TEXT b'{'=' * columns}'"]
+
+
+async def test_png_is_the_paper_at_its_stations_width_in_1_bit(world: World) -> None:
+    tenant = await world.tenant()
+    location = await tenant.location()
+    narrow = await tenant.station(location, "BARRA", width=58)
+    for station, dots, width in ((narrow, 384, 58), (None, 576, 80)):
+        job = await tenant.job(location, station, document=WIDE_DOCUMENT)
+        r = await _render(world, job["id"], "png", tenant.pos)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "image/png"
+        picture = Image.open(io.BytesIO(r.content))
+        assert (picture.format, picture.mode, picture.width) == ("PNG", "1", dots)
+        # The agent's own raster renderer, at the job's width: the same picture.
+        assert r.content == render_png(WIDE_DOCUMENT, paper_width_mm=width)
+    raw = await tenant.job(location, narrow, raw=RAW)
+    assert_error(await _render(world, raw["id"], "png", tenant.pos), 422, "not_renderable")
+    preview = await _preview(world, {"document": WIDE_DOCUMENT}, "png", tenant.pos)
+    assert preview.status_code == 200, preview.text
+    assert preview.content == render_png(WIDE_DOCUMENT, paper_width_mm=80)
+
+
+async def test_a_job_renders_at_the_width_it_was_submitted_at(world: World) -> None:
+    """The stored width, as the agent prints it: a station changed later changes new jobs only."""
+    tenant = await world.tenant()
+    location = await tenant.location()
+    station = await tenant.station(location, width=58)
+    before = await tenant.job(location, station, document=WIDE_DOCUMENT)
+    await set_station_width(world, station, 80)
+    after = await tenant.job(location, station, document=WIDE_DOCUMENT)
+    assert (before["paper_width_mm"], after["paper_width_mm"]) == (58, 80)
+    for job, columns in ((before, 32), (after, 42)):
+        r = await _render(world, job["id"], "text", tenant.pos)
+        assert _rule_lines(r.text) == ["=" * columns]
 
 
 async def test_a_raw_job_gives_its_bytes_once_and_has_no_text(world: World) -> None:
