@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +58,16 @@ def start_agent(
     printer_url: str,
     crash_at: str | None = None,
     heartbeat_interval_s: float | None = None,
+    launcher: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
+    """The agent as a child process, its output in ``agent.log``; ``launcher``: a module (and
+    its arguments) that runs ``bridge_agent.cli`` for it (tests/bridge_agent/skewed_clock.py)."""
     log = open(state_dir / "agent.log", "ab")  # noqa: SIM115 (closed with the process)
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
+            *launcher,
             "bridge_agent.cli",
             "run",
             "--printer",

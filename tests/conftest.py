@@ -92,3 +92,15 @@ def world(client: httpx.AsyncClient, app: object) -> World:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cell_font() -> None:
+    """The PNG renderer's font (DejaVu Sans Mono, Debian's fonts-dejavu-core). Locally a test
+    that draws text skips without it; with CI=true it must be there (.ci/run installs it)."""
+    from bridge_agent.render import RenderError, fonts
+
+    try:
+        fonts.cell_font()
+    except RenderError as exc:
+        databases.require_service(f"a monospace font ({exc})", False)

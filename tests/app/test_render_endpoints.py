@@ -138,6 +138,7 @@ async def test_escpos_is_at_the_stations_width_and_a_location_job_at_80(world: W
         assert rules == [f"TEXT b'{'=' * columns}'"]
 
 
+@pytest.mark.usefixtures("cell_font")  # draws a PNG
 async def test_png_is_the_paper_at_its_stations_width_in_1_bit(world: World) -> None:
     tenant = await world.tenant()
     location = await tenant.location()

@@ -9,10 +9,8 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bridge_agent import credentials
@@ -25,26 +23,6 @@ from tests.world import World
 pytestmark = pytest.mark.slow
 
 OWNER = "owner of device"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cwd = tmp_path_factory.mktemp("agent-cli")
-    env = {"PRINTRELAY_PAIRING_RATE_LIMIT": "10000"}
-    with running_server(f"sqlite:///{cwd / 'cli.db'}", cwd=cwd, extra_env=env) as url:
-        yield url
-
-
-@pytest.fixture
-async def rest(server: str) -> AsyncIterator[World]:
-    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
-        yield World(client, app=None)
-
-
-@pytest.fixture
-async def printer() -> AsyncIterator[PrinterSimulator]:
-    async with PrinterSimulator(host="127.0.0.1", port=0) as sim:
-        yield sim
 
 
 @pytest.fixture

@@ -8,13 +8,11 @@ import asyncio
 import base64
 import io
 import subprocess
-import sys
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 
@@ -25,17 +23,15 @@ from bridge_agent.runner import BridgeRunner
 from bridge_agent.spool import Journal
 from bridge_agent.transports.tcp import TcpTransport
 from tests.agents import (
-    AGENT_STATUS_INTERVAL_S,
     TERMINAL,
     WAIT_S,
-    _agent_env,
     paired_station_bridge,
     start_agent,
     stop_agent,
     wait_status,
 )
 from tests.bridge_agent.printer_sim import PrinterSimulator
-from tests.servers import free_port, running_server
+from tests.servers import free_port
 from tests.world import World
 
 pytestmark = pytest.mark.slow
@@ -45,20 +41,6 @@ MIB = 1024 * 1024
 # images, as the agent did before, costs several times this (about 50 MB per 6 Mpx image).
 REFUSAL_MEMORY_BYTES = 24 * MIB
 GATE_S = 10.0  # how long the gated render waits at most: only a bound against a wedged test
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cwd = tmp_path_factory.mktemp("hardening")
-    env = {"PRINTRELAY_PAIRING_RATE_LIMIT": "10000"}
-    with running_server(f"sqlite:///{cwd / 'agent.db'}", cwd=cwd, extra_env=env) as url:
-        yield url
-
-
-@pytest.fixture
-async def rest(server: str) -> AsyncIterator[World]:
-    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
-        yield World(client, app=None)
 
 
 def _log(state_dir: Path) -> str:
@@ -83,25 +65,8 @@ def _start_agent_with_clock_ahead(
     state_dir: Path, printer_url: str, ahead_s: int
 ) -> subprocess.Popen[bytes]:
     """``start_agent``, with the agent process's wall clock ``ahead_s`` fast."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.bridge_agent.skewed_clock",
-            str(ahead_s),
-            "bridge_agent.cli",
-            "run",
-            "--printer",
-            printer_url,
-            "--state-dir",
-            str(state_dir),
-            "--status-interval",
-            AGENT_STATUS_INTERVAL_S,
-        ],
-        stdout=(state_dir / "agent.log").open("ab"),
-        stderr=subprocess.STDOUT,
-        env=_agent_env(),
-    )
+    launcher = ("tests.bridge_agent.skewed_clock", str(ahead_s))
+    return start_agent(state_dir, printer_url, launcher=launcher)
 
 
 # -- item 19 ---------------------------------------------------------------------------------

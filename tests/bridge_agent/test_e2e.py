@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bridge_agent.render import render_job
@@ -24,30 +22,9 @@ from tests.agents import (
 )
 from tests.bridge_agent.escpos_listing import listing
 from tests.bridge_agent.printer_sim import PrinterSimulator
-from tests.servers import running_server
 from tests.world import DOCUMENT, World
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cwd = tmp_path_factory.mktemp("e2e")
-    env = {"PRINTRELAY_PAIRING_RATE_LIMIT": "10000"}
-    with running_server(f"sqlite:///{cwd / 'e2e.db'}", cwd=cwd, extra_env=env) as url:
-        yield url
-
-
-@pytest.fixture
-async def rest(server: str) -> AsyncIterator[World]:
-    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
-        yield World(client, app=None)
-
-
-@pytest.fixture
-async def printer() -> AsyncIterator[PrinterSimulator]:
-    async with PrinterSimulator(host="127.0.0.1", port=0) as sim:
-        yield sim
 
 
 async def test_a_document_prints_once_with_the_renderers_bytes(

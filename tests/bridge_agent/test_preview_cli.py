@@ -20,6 +20,7 @@ def _write(path: Path, data: Any) -> Path:
     return path
 
 
+@pytest.mark.usefixtures("cell_font")  # draws a PNG
 def test_a_document_becomes_a_png_beside_the_file(tmp_path: Path) -> None:
     source = _write(tmp_path / "receipt.json", RECEIPT)
     result = cli("preview", str(source))
@@ -29,6 +30,7 @@ def test_a_document_becomes_a_png_beside_the_file(tmp_path: Path) -> None:
     assert "receipt.png" in result.stdout and result.stderr == ""
 
 
+@pytest.mark.usefixtures("cell_font")  # draws a PNG
 def test_a_job_renders_at_its_own_paper_width_unless_told(tmp_path: Path) -> None:
     job = {"document": KITCHEN_TICKET, "raw": None, "copies": 1, "paper_width_mm": 58}
     source = _write(tmp_path / "job.json", job)

@@ -35,6 +35,9 @@ from bridge_agent.render.raster import (
 from tests.bridge_agent.escpos_listing import listing
 from tests.bridge_agent.tickets import KITCHEN_TICKET, LOGO_ROWS, RECEIPT, png_base64
 
+# These draw text: without the font they skip locally, unless CI=true (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("cell_font")
+
 CELL_W, CELL_H = 12, 24  # font A, from the Epson reference
 
 ALIGNMENTS: dict[str, Any] = {

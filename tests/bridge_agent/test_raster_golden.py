@@ -21,6 +21,9 @@ from PIL import Image, ImageChops
 from bridge_agent.render import render_png
 from tests.bridge_agent.tickets import KITCHEN_TICKET, RECEIPT
 
+# These draw text: without the font they skip locally, unless CI=true (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("cell_font")
+
 GOLDEN_DIR = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("PRINTRELAY_UPDATE_GOLDEN") == "1"
 CASES = {

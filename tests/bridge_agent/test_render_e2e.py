@@ -5,41 +5,19 @@ status queries the transport sends around a job out of ``received``)."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.agents import TERMINAL, paired_station_bridge, start_agent, stop_agent, wait_status
 from tests.bridge_agent.printer_sim import PrinterSimulator
 from tests.bridge_agent.tickets import KITCHEN_TICKET, RECEIPT
-from tests.servers import running_server
 from tests.world import Tenant, World
 
 pytestmark = pytest.mark.slow
 
 RAW_BYTES = b"\x1b@RAW \xa5 TICKET\n\x1dV\x00"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cwd = tmp_path_factory.mktemp("render-e2e")
-    with running_server(f"sqlite:///{cwd / 'e2e.db'}", cwd=cwd) as url:
-        yield url
-
-
-@pytest.fixture
-async def rest(server: str) -> AsyncIterator[World]:
-    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
-        yield World(client, app=None)
-
-
-@pytest.fixture
-async def printer() -> AsyncIterator[PrinterSimulator]:
-    async with PrinterSimulator(host="127.0.0.1", port=0) as sim:
-        yield sim
 
 
 async def _printed_and_rendered(
