@@ -1,9 +1,10 @@
-"""Two server processes on different ports, sharing PostgreSQL and Redis: jobs, supersede and
-unpair cross from one process to the other."""
+"""Two server processes on different ports, sharing PostgreSQL and Redis: jobs, supersede,
+unpair and station changes cross from one process to the other."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Iterator
 
@@ -173,3 +174,40 @@ async def test_revoking_a_key_drops_its_watchers_on_every_process(
         finally:
             await w.close()
             await kept.close()
+
+
+async def test_a_station_changed_through_one_process_sets_the_next_job_of_the_other(
+    two_servers: tuple[str, str],
+) -> None:
+    """No process keeps station rows: a submission reads its station's width in its own
+    statement (the hot path's, on this PostgreSQL), so the first job submitted through process
+    two after process one answered the PATCH carries the new width, and back the other way."""
+    one, two = two_servers
+    async with (
+        httpx.AsyncClient(base_url=one, timeout=30) as via_one,
+        httpx.AsyncClient(base_url=two, timeout=30) as via_two,
+    ):
+        tenant = await World(via_one, app=None).tenant()
+        on_two = dataclasses.replace(tenant, world=World(via_two, app=None))
+        location = await tenant.location()
+        station = await tenant.station(location, "BAR", 58)
+        first = await on_two.job(location, station)  # process two has submitted to it already
+
+        changed = await tenant.update_station(station, paper_width_mm=80)  # through one
+        assert changed["paper_width_mm"] == 80
+        second = await on_two.job(location, station)
+        await on_two.update_station(station, paper_width_mm=58)  # through two
+        third = await tenant.job(location, station)
+
+        assert [j["paper_width_mm"] for j in (first, second, third)] == [58, 80, 58]
+        for via in (via_one, via_two):
+            r = await via.get(
+                "/v1/print-jobs", params={"location_id": location}, headers=tenant.pos
+            )
+            assert [(j["id"], j["paper_width_mm"]) for j in r.json()["items"]] == [
+                (first["id"], 58),
+                (second["id"], 80),
+                (third["id"], 58),
+            ]
+            r = await via.get(f"/v1/locations/{location}/stations", headers=tenant.pos)
+            assert [(s["id"], s["paper_width_mm"]) for s in r.json()["items"]] == [(station, 58)]
