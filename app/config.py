@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     pairing_global_rate_limit: int = Field(default=300, gt=0)
     # Job submissions per API key per minute, so one tenant's runaway till cannot starve others.
     job_submit_rate_limit: int = Field(default=3000, gt=0)
+    # Renders (GET /v1/print-jobs/{id}/render, POST /v1/render) per credential per minute: a
+    # PNG costs ~4 ms of CPU in a small thread pool, so one leaked key must not hold it.
+    render_rate_limit: int = Field(default=120, gt=0)
     # Submissions one process works on at once; past it a submission is refused at once with
     # 503 + Retry-After (overload degrades to refusals a POS retries, not to 10 s waits).
     max_submissions_in_flight: int = Field(default=64, gt=0)

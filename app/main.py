@@ -88,11 +88,13 @@ def _coordination(settings: Settings) -> tuple[Any, OwnerLocks, ControlBus]:
 
 
 def _limiters(settings: Settings, redis: Any) -> dict[str, RateLimiter]:
-    """Pairing per client address and globally, job submission per API key."""
+    """Pairing per client address and globally, job submission per API key, renders per
+    credential (API key or device)."""
     windows = {
         "pair_address": (settings.pairing_rate_limit, settings.pairing_rate_window_s),
         "pair_global": (settings.pairing_global_rate_limit, settings.pairing_rate_window_s),
         "submit_key": (settings.job_submit_rate_limit, 60.0),
+        "render_principal": (settings.render_rate_limit, 60.0),
     }
     if redis is None:
         return {

@@ -1,7 +1,8 @@
 """OpenAPI links: which response feeds which next request (a created location's ID into its
-stations, a submitted job's ID into its claim, a pairing code into the pairing, a paired device's
-ID into its unpairing). Clients and generators read them from ``/openapi.json``; the fuzzing
-suite (``tests/security/test_fuzz.py``) follows them to reach deep states.
+stations, a created station's ID into its update, a submitted job's ID into its claim, a pairing
+code into the pairing, a paired device's ID into its unpairing). Clients and generators read
+them from ``/openapi.json``; the fuzzing suite (``tests/security/test_fuzz.py``) follows them to
+reach deep states.
 
 Each entry: (path, method, status) → {link name: (target operationId, parameters, request body)}.
 Operation IDs are the endpoint functions' names (``main.py`` sets them so).
@@ -33,6 +34,7 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
         ),
     },
     ("/v1/locations/{location_id}/stations", "post", "201"): {
+        "UpdateStation": ("update_station", {"station_id": "$response.body#/id"}, None),
         "SubmitJob": (
             "submit_job",
             {},

@@ -80,6 +80,15 @@ class Tenant:
         station_id: str = r.json()["id"]
         return station_id
 
+    async def update_station(self, station_id: str, **changes: Any) -> dict[str, Any]:
+        """``PATCH /v1/stations/{id}`` with the manager key: the station as it is now."""
+        r = await self.world.client.patch(
+            f"/v1/stations/{station_id}", json=changes, headers=self.manager
+        )
+        assert r.status_code == 200, r.text
+        station: dict[str, Any] = r.json()
+        return station
+
     async def pairing_code(
         self, location_id: str, station_id: str | None = None, kind: str = "print_bridge"
     ) -> str:

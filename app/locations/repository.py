@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.db import Tx
 from app.models import Location, Station
@@ -52,6 +53,21 @@ async def get_station(
         Station.id == station_id,
         Station.tenant_id == tenant_id,
         Station.location_id == location_id,
+    )
+    return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+async def update_station(
+    tx: Tx, tenant_id: uuid.UUID, station_id: uuid.UUID, changes: dict[str, Any]
+) -> Station | None:
+    """One conditional ``UPDATE … RETURNING`` scoped to the tenant: None when the station is not
+    the tenant's (nothing is written then)."""
+    stmt = (
+        update(Station)
+        .where(Station.id == station_id, Station.tenant_id == tenant_id)
+        .values(**changes)
+        .returning(Station)
+        .execution_options(populate_existing=True)
     )
     return (await tx.session.execute(stmt)).scalar_one_or_none()
 

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import ConfigDict, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas_common import Input, Name, Output
 
@@ -20,6 +23,42 @@ class LocationOut(Output):
 class StationCreate(Input):
     name: Name
     paper_width_mm: PaperWidth = 80
+
+
+def _at_least_one_field(schema: dict[str, Any]) -> None:
+    schema["minProperties"] = 1
+    for field in schema["properties"].values():
+        field.pop("default", None)  # "unchanged", not a null a client could send
+
+
+class StationUpdate(Input):
+    """``PATCH /v1/stations/{id}``: the fields to change, at least one, none of them null
+    (a station always has a name and a width). ``fallback_after_s`` is not a field yet: it is
+    refused as unknown until the station has that column."""
+
+    # The schema says what the validators below enforce (``SkipJsonSchema[None]``: the None
+    # default means "unchanged" and is never a value a client may send).
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_at_least_one_field)
+
+    name: Name | SkipJsonSchema[None] = None
+    paper_width_mm: PaperWidth | SkipJsonSchema[None] = None
+
+    @field_validator("name", "paper_width_mm", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null; leave the field out to keep it")
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> StationUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of 'name' and 'paper_width_mm'")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The columns to set: only the fields the request gave."""
+        return self.model_dump(include=self.model_fields_set)
 
 
 class StationOut(Output):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from app.auth.principals import Principal
 from app.db import Tx
@@ -44,3 +45,16 @@ async def create_station(
 async def list_stations(tx: Tx, principal: Principal, location_id: uuid.UUID) -> Sequence[Station]:
     await require_location(tx, principal.tenant, location_id)
     return await repository.list_stations(tx, principal.tenant, location_id)
+
+
+async def update_station(
+    tx: Tx, principal: Principal, station_id: uuid.UUID, changes: dict[str, Any]
+) -> Station:
+    """A new name or paper width. Submissions read the width in their own statement
+    (``print_jobs.repository.submit_target``, ``print_jobs.hot_sql``), and no process keeps
+    station rows, so every process's next submission sees the change once it commits; jobs
+    submitted before keep the width they carry."""
+    station = await repository.update_station(tx, principal.tenant, station_id, changes)
+    if station is None:
+        raise NotFound("Station not found.")
+    return station

@@ -1,6 +1,8 @@
 """The render endpoints: a stored job, or a document that is not stored, as the printer's bytes,
 as text (and, with the raster renderer, as a picture). Readers only: nothing here changes a
-job or touches the delivery path; see ``app.print_jobs.rendering`` for the formats."""
+job or touches the delivery path; see ``app.print_jobs.rendering`` for the formats. Each
+credential may render ``PRINTRELAY_RENDER_RATE_LIMIT`` times a minute (shared by every process
+through Redis when it is configured), so one leaked key cannot keep the render threads busy."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.api_common import Db
 from app.auth.dependencies import AuthFirstRoute, JobReader, PosOrManager
-from app.errors import ERROR_RESPONSES
+from app.auth.principals import Principal
+from app.coordination.rate_limit import retry_after_seconds
+from app.errors import ERROR_RESPONSES, RateLimited
 from app.locations.schemas import PaperWidth
 from app.print_jobs import rendering, service
 from app.print_jobs.document import Document
@@ -47,6 +51,23 @@ async def get_render_limiter(request: Request) -> anyio.CapacityLimiter:
 RenderLimiter = Annotated[anyio.CapacityLimiter, Depends(get_render_limiter)]
 
 
+def _rate_limit_key(principal: Principal) -> str:
+    if principal.device is not None:
+        return f"device:{principal.device.id}"
+    return f"key:{principal.key_id}"
+
+
+async def spend_render(request: Request, principal: Principal) -> None:
+    """Counts one render against the credential's limit; 429 past it. Called once the request
+    is understood (a refused format or body costs nothing), before the job is looked up."""
+    limiter = request.app.state.limiters["render_principal"]
+    wait_s = await limiter.hit(_rate_limit_key(principal))
+    if wait_s is not None:
+        raise RateLimited(
+            retry_after_seconds(wait_s), "Too many renders from this credential; slow down."
+        )
+
+
 class RenderRequest(Input):
     document: Document
     paper_width_mm: PaperWidth = 80
@@ -58,11 +79,17 @@ class RenderRequest(Input):
     responses=rendering.openapi_responses(),
 )
 async def render_print_job(
-    job_id: uuid.UUID, principal: JobReader, db: Db, limiter: RenderLimiter, format_: FormatQuery
+    job_id: uuid.UUID,
+    principal: JobReader,
+    db: Db,
+    limiter: RenderLimiter,
+    format_: FormatQuery,
+    request: Request,
 ) -> Response:
     """One copy of a job as it prints, at its station's paper width (80 mm for a location
     job). Whoever may read the job may render it."""
     fmt = rendering.render_format(format_)
+    await spend_render(request, principal)
     async with db.transaction() as tx:
         job, paper_width_mm = await service.get_to_render(tx, principal, job_id)
     return await rendering.render(fmt, job_wire(job), paper_width_mm, limiter)
@@ -70,10 +97,15 @@ async def render_print_job(
 
 @router.post("/render", response_class=Response, responses=rendering.openapi_responses())
 async def render_preview(
-    body: RenderRequest, principal: PosOrManager, limiter: RenderLimiter, format_: FormatQuery
+    body: RenderRequest,
+    principal: PosOrManager,
+    limiter: RenderLimiter,
+    format_: FormatQuery,
+    request: Request,
 ) -> Response:
     """A document that is not stored, as one copy of it would print (a preview)."""
     fmt = rendering.render_format(format_)
+    await spend_render(request, principal)
     document = body.document.model_dump(mode="json")  # as a submitted job stores it
     job = rendering.preview_job(document)
     return await rendering.render(fmt, job, body.paper_width_mm, limiter)

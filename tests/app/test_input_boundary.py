@@ -62,6 +62,13 @@ async def _stations(world: World) -> list[Request]:
     return [Request(f"/v1/locations/{location}/stations", tenant.manager, body)]
 
 
+async def _station_update(world: World) -> list[Request]:
+    tenant = await world.tenant()
+    station = await tenant.station(await tenant.location(), width=80)
+    body = {"name": "Barra", "paper_width_mm": 58}
+    return [Request(f"/v1/stations/{station}", tenant.manager, body)]
+
+
 async def _pairing_codes(world: World) -> list[Request]:
     tenant = await world.tenant()
     location = await tenant.location()
@@ -121,6 +128,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/v1/api-keys"): _api_keys,
     ("POST", "/v1/locations"): _locations,
     ("POST", "/v1/locations/{location_id}/stations"): _stations,
+    ("PATCH", "/v1/stations/{station_id}"): _station_update,
     ("POST", "/v1/pairing-codes"): _pairing_codes,
     ("POST", "/v1/devices/pair"): _pair,
     ("POST", "/v1/print-jobs"): _submit,

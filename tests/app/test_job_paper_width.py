@@ -1,17 +1,14 @@
 """A job's ``paper_width_mm``: its station's width at submission, 80 for a location job, kept
-when the station changes later and by a reprint; on SQLite, and on PostgreSQL with the hot
-path (app/print_jobs/hot_sql.py) and without it."""
+when the station changes later (``PATCH /v1/stations/{id}``) and by a reprint; on SQLite, and
+on PostgreSQL with the hot path (app/print_jobs/hot_sql.py) and without it."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
-from app.models import Station
 from tests.conftest import ALL_PATHS
 from tests.world import DOCUMENT, Tenant, World, assert_error
 
@@ -41,15 +38,6 @@ async def _widths_listed(world: World, headers: dict[str, str], location: str) -
     )
     assert r.status_code == 200, r.text
     return {j["id"]: j["paper_width_mm"] for j in r.json()["items"]}
-
-
-async def _set_station_width(world: World, station: str, width: int) -> None:
-    """The station's paper changes (the contract's PATCH /v1/stations/{id} is not served
-    yet: the row is changed as that endpoint would change it)."""
-    async with world.app.state.db.transaction() as tx:  # type: ignore[attr-defined]
-        await tx.session.execute(
-            update(Station).where(Station.id == uuid.UUID(station)).values(paper_width_mm=width)
-        )
 
 
 async def test_a_job_carries_its_stations_width_and_a_location_job_80(world: World) -> None:
@@ -103,7 +91,8 @@ async def test_a_later_change_of_the_station_leaves_earlier_jobs_and_their_repri
     before = await tenant.job(location, station)
     assert before["paper_width_mm"] == 58
 
-    await _set_station_width(world, station, 80)
+    changed = await tenant.update_station(station, paper_width_mm=80)
+    assert (changed["id"], changed["name"], changed["paper_width_mm"]) == (station, "BAR", 80)
     after = await tenant.job(location, station)
     assert after["paper_width_mm"] == 80
     assert (await _get(world, tenant.manager, before["id"]))["paper_width_mm"] == 58

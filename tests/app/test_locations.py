@@ -144,6 +144,7 @@ async def test_station_accepts_58_and_80(world: World, width: int) -> None:
         {"name": ""},
         {"name": "x" * 201},
         {"name": "BAR", "printer": "tcp://10.0.0.9:9100"},
+        {"name": "BAR", "fallback_after_s": 60},
     ],
     ids=[
         "width-70",
@@ -157,6 +158,7 @@ async def test_station_accepts_58_and_80(world: World, width: int) -> None:
         "empty-name",
         "long-name",
         "unknown-field",
+        "fallback-not-served-yet",
     ],
 )
 async def test_create_station_rejects_bad_input(world: World, body: dict[str, Any]) -> None:

@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 
 from bridge_agent.render import DRAWER_PULSE, render_job, render_png
-from tests.app.test_job_paper_width import _set_station_width as set_station_width
 from tests.bridge_agent.escpos_listing import listing
 from tests.world import DOCUMENT, Tenant, World, assert_error
 
@@ -165,7 +164,7 @@ async def test_a_job_renders_at_the_width_it_was_submitted_at(world: World) -> N
     location = await tenant.location()
     station = await tenant.station(location, width=58)
     before = await tenant.job(location, station, document=WIDE_DOCUMENT)
-    await set_station_width(world, station, 80)
+    await tenant.update_station(station, paper_width_mm=80)
     after = await tenant.job(location, station, document=WIDE_DOCUMENT)
     assert (before["paper_width_mm"], after["paper_width_mm"]) == (58, 80)
     for job, columns in ((before, 32), (after, 42)):

@@ -1,9 +1,11 @@
-"""Two server processes on different ports, sharing PostgreSQL and Redis: jobs, supersede and
-unpair cross from one process to the other."""
+"""Two server processes on different ports, sharing PostgreSQL and Redis: jobs, supersede,
+unpair, station changes and the render rate limit cross from one process to the other."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -16,9 +18,11 @@ from tests import databases
 from tests.realtime.clients import bridge, watcher
 from tests.realtime.conftest import TEST_SERVER_ENV, redis_reachable
 from tests.servers import running_server
-from tests.world import World
+from tests.world import World, assert_error
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+RENDER_LIMIT = 4  # renders per credential per minute, for both processes together
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +30,11 @@ def two_servers(
     postgres_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
     databases.require_service("Redis", redis_reachable())
-    env = {**TEST_SERVER_ENV, "PRINTRELAY_REDIS_URL": databases.REDIS_URL}
+    env = {
+        **TEST_SERVER_ENV,
+        "PRINTRELAY_REDIS_URL": databases.REDIS_URL,
+        "PRINTRELAY_RENDER_RATE_LIMIT": str(RENDER_LIMIT),
+    }
     with (
         running_server(postgres_url, cwd=tmp_path_factory.mktemp("p1"), extra_env=env) as one,
         running_server(postgres_url, cwd=tmp_path_factory.mktemp("p2"), extra_env=env) as two,
@@ -173,3 +181,73 @@ async def test_revoking_a_key_drops_its_watchers_on_every_process(
         finally:
             await w.close()
             await kept.close()
+
+
+async def test_a_station_changed_through_one_process_sets_the_next_job_of_the_other(
+    two_servers: tuple[str, str],
+) -> None:
+    """No process keeps station rows: a submission reads its station's width in its own
+    statement (the hot path's, on this PostgreSQL), so the first job submitted through process
+    two after process one answered the PATCH carries the new width, and back the other way."""
+    one, two = two_servers
+    async with (
+        httpx.AsyncClient(base_url=one, timeout=30) as via_one,
+        httpx.AsyncClient(base_url=two, timeout=30) as via_two,
+    ):
+        tenant = await World(via_one, app=None).tenant()
+        on_two = dataclasses.replace(tenant, world=World(via_two, app=None))
+        location = await tenant.location()
+        station = await tenant.station(location, "BAR", 58)
+        first = await on_two.job(location, station)  # process two has submitted to it already
+
+        changed = await tenant.update_station(station, paper_width_mm=80)  # through one
+        assert changed["paper_width_mm"] == 80
+        second = await on_two.job(location, station)
+        await on_two.update_station(station, paper_width_mm=58)  # through two
+        third = await tenant.job(location, station)
+
+        assert [j["paper_width_mm"] for j in (first, second, third)] == [58, 80, 58]
+        for via in (via_one, via_two):
+            r = await via.get(
+                "/v1/print-jobs", params={"location_id": location}, headers=tenant.pos
+            )
+            assert [(j["id"], j["paper_width_mm"]) for j in r.json()["items"]] == [
+                (first["id"], 58),
+                (second["id"], 80),
+                (third["id"], 58),
+            ]
+            r = await via.get(f"/v1/locations/{location}/stations", headers=tenant.pos)
+            assert [(s["id"], s["paper_width_mm"]) for s in r.json()["items"]] == [(station, 58)]
+
+
+async def test_the_render_limit_is_one_count_across_processes(
+    two_servers: tuple[str, str],
+) -> None:
+    """With Redis, a credential's renders are counted once for all processes (fixed windows of
+    a minute, app/coordination/rate_limit.py): half through each process, and the next one is
+    refused by either; another tenant's key renders on."""
+    one, two = two_servers
+    if time.time() % 60 > 50:  # not across a window's end, which would reset the count
+        await asyncio.sleep(60 - time.time() % 60)
+    async with (
+        httpx.AsyncClient(base_url=one, timeout=30) as via_one,
+        httpx.AsyncClient(base_url=two, timeout=30) as via_two,
+    ):
+        world = World(via_one, app=None)
+        tenant, other = await world.tenant("A"), await world.tenant("B")
+        job = await tenant.job(await tenant.location())
+        theirs = await other.job(await other.location())
+        path = f"/v1/print-jobs/{job['id']}/render"
+        text = {"format": "text"}
+        answers = []
+        for via in (via_one, via_two) * (RENDER_LIMIT // 2):
+            answers.append(await via.get(path, params=text, headers=tenant.pos))
+        assert [a.status_code for a in answers] == [200] * RENDER_LIMIT, answers[-1].text
+        for via in (via_one, via_two):
+            r = await via.get(path, params=text, headers=tenant.pos)
+            assert_error(r, 429, "rate_limited")
+            assert 1 <= int(r.headers["Retry-After"]) <= 60
+        r = await via_two.get(
+            f"/v1/print-jobs/{theirs['id']}/render", params=text, headers=other.pos
+        )
+        assert r.status_code == 200 and r.text == answers[0].text

@@ -45,6 +45,7 @@ FUZZ_ENV = {
     "PRINTRELAY_PAIRING_RATE_LIMIT": "100000",
     "PRINTRELAY_PAIRING_GLOBAL_RATE_LIMIT": "100000",
     "PRINTRELAY_JOB_SUBMIT_RATE_LIMIT": "100000",
+    "PRINTRELAY_RENDER_RATE_LIMIT": "100000",
 }
 # Loaded eagerly from the app the server runs (schemathesis's lazy fixture loader does not run
 # under pytest 9); the first test proves the server serves this very schema.

@@ -19,6 +19,7 @@ from tests.world import World, assert_error, bearer
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/locations/{location_id}/stations"): {"name": "X"},
     ("PATCH", "/v1/print-jobs/{job_id}"): {"status": "sent", "epoch": 0},
+    ("PATCH", "/v1/stations/{station_id}"): {"paper_width_mm": 58},
 }
 # A valid query per (method, path) where one is required.
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
@@ -41,7 +42,7 @@ def routes_with_ids(app: Any) -> list[tuple[str, str, frozenset[PrincipalKind]]]
 async def _foreign_objects(world: World) -> dict[str, str]:
     other = await world.tenant("Other")
     location = await other.location()
-    await other.station(location)
+    station = await other.station(location)
     device = await other.device(location)
     job = await other.job(location)
     key = await world.client.post(
@@ -49,6 +50,7 @@ async def _foreign_objects(world: World) -> dict[str, str]:
     )
     return {
         "location_id": location,
+        "station_id": station,
         "job_id": job["id"],
         "device_id": device.id,
         "key_id": key.json()["id"],
@@ -66,7 +68,7 @@ async def test_every_route_with_an_id_is_isolated_by_tenant_and_role(world: Worl
     }
     foreign = await _foreign_objects(world)
     routes = routes_with_ids(world.app)
-    assert len(routes) >= 9  # the matrix must not silently shrink (9 routes take an ID today)
+    assert len(routes) >= 11  # the matrix must not silently shrink (11 routes take an ID today)
     checked = 0
     for method, path, allowed in routes:
         params = re.findall(r"{(\w+)}", path)
@@ -108,6 +110,7 @@ async def test_revoked_secrets_get_401_on_every_route(world: World) -> None:
     ).status_code == 204
     foreign = {
         "location_id": location,
+        "station_id": await tenant.station(location),
         "job_id": str(uuid.uuid4()),
         "device_id": device.id,
         "key_id": pos_key["id"],
@@ -126,7 +129,7 @@ async def test_revoked_secrets_get_401_on_every_route(world: World) -> None:
                     headers=headers,
                 )
                 assert_error(r, 401, "unauthorized")
-    assert checked >= 19  # every /v1 route but pairing (19 today); a broken walk finds none
+    assert checked >= 22  # every /v1 route but pairing (22 today); a broken walk finds none
 
 
 @pytest.mark.parametrize("where", ["query", "path"])

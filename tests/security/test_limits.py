@@ -1,5 +1,5 @@
-"""Abuse limits: pairing per address and globally, job submission per API key, and exactly one
-token per pairing code however many exchange it at once."""
+"""Abuse limits: pairing per address and globally, job submission per API key, renders per
+credential, and exactly one token per pairing code however many exchange it at once."""
 
 from __future__ import annotations
 
@@ -16,13 +16,19 @@ from app.coordination.rate_limit import RedisRateLimiter
 from app.main import create_app
 from tests import databases
 from tests.realtime.conftest import redis_reachable
-from tests.world import World, assert_error
+from tests.world import DOCUMENT, World, assert_error
+
+RENDER_LIMIT = 3
 
 
 @pytest.fixture
 async def strict_world(settings: Settings) -> AsyncIterator[World]:
     strict = settings.model_copy(
-        update={"pairing_global_rate_limit": 5, "job_submit_rate_limit": 4}
+        update={
+            "pairing_global_rate_limit": 5,
+            "job_submit_rate_limit": 4,
+            "render_rate_limit": RENDER_LIMIT,
+        }
     )
     app = create_app(strict, run_sweeper=False)
     async with app.router.lifespan_context(app):
@@ -86,6 +92,67 @@ async def test_fifty_concurrent_exchanges_of_one_code_make_one_token(world: Worl
         "/v1/devices", params={"location_id": location}, headers=tenant.manager
     )
     assert len(devices.json()["items"]) == 1
+
+
+async def test_renders_are_limited_per_credential(strict_world: World) -> None:
+    """Both render endpoints draw on one count per credential; past it 429 with Retry-After,
+    and other credentials (the same tenant's other key, a device, another tenant) render on."""
+    world = strict_world
+    tenant, other = await world.tenant("A"), await world.tenant("B")
+    location = await tenant.location()
+    job = await tenant.job(location)
+    render = f"/v1/print-jobs/{job['id']}/render"
+    preview = {"document": DOCUMENT}
+    answers = [
+        await world.client.get(render, params={"format": "text"}, headers=tenant.pos),
+        await world.client.post("/v1/render?format=text", json=preview, headers=tenant.pos),
+        await world.client.get(render, params={"format": "escpos"}, headers=tenant.pos),
+    ]
+    assert [a.status_code for a in answers] == [200] * RENDER_LIMIT, answers[-1].text
+    for r in (
+        await world.client.get(render, params={"format": "text"}, headers=tenant.pos),
+        await world.client.post("/v1/render?format=escpos", json=preview, headers=tenant.pos),
+    ):
+        assert_error(r, 429, "rate_limited")
+        assert 1 <= int(r.headers["Retry-After"]) <= 60
+    # Not starved by that key: its tenant's manager key, a device, another tenant's key.
+    device = await tenant.device(location)
+    r = await world.client.get(render, params={"format": "text"}, headers=tenant.manager)
+    assert r.status_code == 200 and r.text == answers[0].text
+    r = await world.client.get(render, params={"format": "text"}, headers=device.headers)
+    assert r.status_code == 200 and r.text == answers[0].text
+    theirs = await other.job(await other.location())
+    r = await world.client.get(
+        f"/v1/print-jobs/{theirs['id']}/render", params={"format": "text"}, headers=other.pos
+    )
+    assert r.status_code == 200 and r.text == answers[0].text  # the same document
+    r = await world.client.post("/v1/render?format=text", json=preview, headers=other.pos)
+    assert r.status_code == 200, r.text
+
+
+async def test_a_refused_render_request_costs_nothing_and_a_device_has_its_own_count(
+    strict_world: World,
+) -> None:
+    """A format or body the endpoint refuses (422) is not counted; a device is limited by its
+    own count like a key."""
+    world = strict_world
+    tenant = await world.tenant()
+    location = await tenant.location()
+    job = await tenant.job(location)
+    device = await tenant.device(location)
+    render = f"/v1/print-jobs/{job['id']}/render"
+    for _ in range(RENDER_LIMIT + 1):
+        r = await world.client.get(render, params={"format": "pdf"}, headers=device.headers)
+        assert_error(r, 422, "validation_error")
+        r = await world.client.post("/v1/render?format=text", json={}, headers=tenant.pos)
+        assert_error(r, 422, "validation_error")
+    for headers in (device.headers, tenant.pos):
+        for _ in range(RENDER_LIMIT):
+            r = await world.client.get(render, params={"format": "escpos"}, headers=headers)
+            assert r.status_code == 200, r.text
+        r = await world.client.get(render, params={"format": "escpos"}, headers=headers)
+        assert_error(r, 429, "rate_limited")
+        assert 1 <= int(r.headers["Retry-After"]) <= 60
 
 
 @pytest.mark.postgres
