@@ -26,7 +26,7 @@ const TEXT = {
     loading: "Loading…", connecting: "Connecting…", connected: "Connected",
     disconnected: "Paired — Disconnected", superseded: "Owned by another tab",
     unpaired: "Unpaired", stopped: "Not paired in this browser", notPaired: "Not paired",
-    station: (id) => `Station ${id}`, location: "Location-wide jobs (no station)",
+    station: (id) => `One station's jobs (station ${id.slice(0, 8)})`, location: "Location-wide jobs (no station)",
     pairing: "Pairing…", printed: "printed", failed: "failed",
     forgotten: "This browser forgot the bridge. The device stays paired on the server.",
     unpairedNow: "This bridge was unpaired. It will not print again; pair it anew with a new code.",
@@ -48,7 +48,7 @@ const TEXT = {
     loading: "Cargando…", connecting: "Conectando…", connected: "Conectado",
     disconnected: "Vinculado — Desconectado", superseded: "En uso en otra pestaña",
     unpaired: "Desvinculado", stopped: "No vinculado en este navegador", notPaired: "No vinculado",
-    station: (id) => `Estación ${id}`, location: "Trabajos de todo el local (sin estación)",
+    station: (id) => `Los trabajos de una estación (estación ${id.slice(0, 8)})`, location: "Trabajos de todo el local (sin estación)",
     pairing: "Vinculando…", printed: "impreso", failed: "falló",
     forgotten: "Este navegador olvidó el puente. El dispositivo sigue vinculado en el servidor.",
     unpairedNow: "Este puente fue desvinculado. No volverá a imprimir; vincúlelo de nuevo con otro código.",
@@ -256,6 +256,11 @@ $("language").addEventListener("change", () => {
   lang = $("language").value;
   localStorage.setItem("printrelay:lang", lang);
   applyLanguage();
+});
+
+// A pairing link opened in a tab that already shows this page changes only the fragment.
+window.addEventListener("hashchange", () => {
+  if (new URLSearchParams(location.hash.slice(1)).has("code")) location.reload();
 });
 
 applyLanguage();
