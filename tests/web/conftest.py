@@ -106,6 +106,9 @@ class Shop:
         result: dict[str, Any] = r.json()
         return result
 
+    def pos_key(self) -> str:
+        return str(self.post("/v1/api-keys", {"name": "till 1", "role": "pos"})["secret"])
+
     def pairing_code(self, station: bool = True) -> str:
         body = {
             "location_id": self.location_id,
