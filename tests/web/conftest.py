@@ -142,14 +142,19 @@ class Shop:
         items: list[dict[str, Any]] = r.json()["items"]
         return items
 
-    def wait_for(self, what: Callable[[], Any], description: str) -> Any:
-        """Polls ``what`` until it is truthy; fails after WAIT_MS with ``description``."""
+    def wait_for(self, what: Callable[[], Any], description: str, page: Any = None) -> Any:
+        """Polls ``what`` until it is truthy; fails after WAIT_MS with ``description``. With a
+        ``page``, it waits through Playwright, which meanwhile runs the test's route and event
+        handlers (the sync API runs them only while it is called)."""
         deadline = time.monotonic() + WAIT_MS / 1000
         while time.monotonic() < deadline:
             result = what()
             if result:
                 return result
-            time.sleep(0.05)
+            if page is not None:
+                page.wait_for_timeout(50)
+            else:
+                time.sleep(0.05)
         pytest.fail(f"gave up waiting: {description}")
 
 

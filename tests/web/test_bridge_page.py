@@ -295,3 +295,27 @@ def test_docs_render_offline(context: Any, server: str, requests_seen: list[str]
     page.goto(f"{server}/docs")
     expect(page.get_by_role("heading", name=re.compile("Printrelay"))).to_be_visible()
     assert any(u.endswith("/vendor/swagger-ui/swagger-ui-bundle.js") for u in requests_seen)
+
+
+def test_no_answer_for_the_bytes_is_retried_and_prints_once(
+    context: Any, server: str, shop: Shop
+) -> None:
+    page = open_paired(context, server, shop)
+    connect_printer(page)
+    refused: list[str] = []
+
+    def unavailable_once(route: Any) -> None:
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        body = '{"error": {"code": "service_unavailable", "message": "database down"}}'
+        route.fulfill(status=503, content_type="application/json", body=body)
+
+    page.route("**/render?*", unavailable_once)
+    job = shop.submit()
+    shop.wait_for(
+        lambda: shop.job(job["id"])["status"] == "printed", "printed after a retry", page=page
+    )
+    assert len(refused) == 1 and "format=escpos_job" in refused[0]
+    assert b"".join(printed(page)) == shop.render(job["id"])  # once: nothing written on the 503

@@ -151,3 +151,43 @@ def test_pairing_code_and_unpair_through_the_sdk(page: Any, shop: Shop) -> None:
         "before": 1,
         "after": 0,
     }
+
+
+def test_watch_location_sees_a_bridge_tab_come_and_go(
+    context: Any, page: Any, server: str, shop: Shop
+) -> None:
+    page.evaluate(
+        """async ([key, location]) => {
+        const sdk = await import('/sdk/printrelay.js');
+        window.__devices = [];
+        window.__watchState = null;
+        new sdk.Client({apiKey: key}).watchLocation(location, {
+            onDevice: (status) => window.__devices.push(status.online),
+            onState: (state) => { window.__watchState = state; },
+        });
+    }""",
+        [shop.manager_key, shop.location_id],
+    )
+    page.wait_for_function("window.__watchState === 'connected'")
+    tab = context.new_page()
+    tab.goto(f"{server}/bridge/#code={shop.pairing_code()}")
+    page.wait_for_function("window.__devices.includes(true)")
+    tab.close()
+    page.wait_for_function("window.__devices.at(-1) === false")
+
+
+def test_a_web_bridge_sends_its_heartbeat(page: Any, shop: Shop) -> None:
+    with page.expect_websocket() as opened:
+        run(
+            page,
+            """const {code} = await new sdk.Client({apiKey: arg.key}).createPairingCode(
+                {locationId: arg.location});
+            const bridge = await sdk.WebBridge.pair({code, name: "beat", storage: sessionStorage});
+            // The page's bridge beats every 30 s; this one every 0.2 s, to see it without waiting.
+            bridge.heartbeatIntervalS = 0.2;
+            bridge.start();""",
+            {"key": shop.manager_key, "location": shop.location_id},
+        )
+    socket = opened.value
+    socket.wait_for_event("framesent", lambda payload: '"heartbeat"' in str(payload))
+    socket.wait_for_event("framereceived", lambda payload: '"owner":true' in str(payload))

@@ -11,6 +11,7 @@ export const HEARTBEAT_INTERVAL_S = 30; // renews the server's 60 s owner lock
 export const CALL_TIMEOUT_MS = 10_000;
 export const STORAGE_PREFIX = "printrelay:web-bridge:";
 const RETRY_DELAYS_MS = [250, 1000, 4000]; // submit: after a network error or a 5xx
+const BRIDGE_RETRY_MS = 2000; // a bridge step that got no answer: reconcile again after this
 
 /** A non-2xx answer in the contract's shape ({error: {code, message}}), or no answer at all
  *  (status 0, code "network_error"). */
@@ -350,6 +351,7 @@ export class WebBridge extends EventTarget {
         else await this._handleOffer(job);
       } catch (err) {
         console.warn(`printrelay: ${id} postponed`, err);
+        setTimeout(() => this._enqueue("reconcile", null), BRIDGE_RETRY_MS);
       }
     });
   }
@@ -371,19 +373,29 @@ export class WebBridge extends EventTarget {
   async _printAndReport(job) {
     let outcome = "printed";
     let error = null;
+    let bytes = null;
     try {
-      const bytes = new Uint8Array(
-        await request(this.baseUrl, this.token, "GET", `/v1/print-jobs/${job.id}/render`, {
+      bytes = new Uint8Array(
+        await this._rest("GET", `/v1/print-jobs/${job.id}/render`, {
           query: { format: "escpos_job" },
           as: "bytes",
         }),
       );
-      this._record(job.id, { stage: Stage.PRINTING });
-      await this.printer.write(bytes);
     } catch (err) {
+      // No answer or a 5xx: nothing was written; the journal says claimed, so the next
+      // reconciliation prints it. A refusal (not_renderable) is final, as for the agent.
+      if (err.retryable) throw err;
       outcome = "failed";
-      const kind = err instanceof PrintrelayError ? "render_error" : "printer_error";
-      error = `${kind}: ${err.message}`.slice(0, 200);
+      error = `render_error: ${err.message}`.slice(0, 200);
+    }
+    if (bytes) {
+      this._record(job.id, { stage: Stage.PRINTING });
+      try {
+        await this.printer.write(bytes);
+      } catch (err) {
+        outcome = "failed";
+        error = `printer_error: ${err.message}`.slice(0, 200);
+      }
     }
     this._record(job.id, { stage: Stage.PRINTED, outcome, error });
     this.dispatchEvent(new CustomEvent("job", { detail: { job, outcome, error } }));
