@@ -239,6 +239,22 @@ def test_disconnect_this_browser_forgets_locally_only(
     shop.wait_for(lambda: not shop.devices()[0]["online"], "the device shown offline")
     assert len(shop.devices()) == 1  # still paired on the server
 
+    page.get_by_role("button", name="Pair with a new code").click()
+    page.get_by_label("Pairing code").fill(shop.pairing_code())
+    page.get_by_label("Name of this bridge").fill("Barra")
+    page.get_by_role("button", name="Pair", exact=True).click()
+    expect(status(page)).to_have_text("Connected")
+    expect(page.get_by_role("heading", name="Barra")).to_be_visible()
+
+
+def test_a_wrong_code_says_why_and_pairs_nothing(context: Any, server: str, shop: Shop) -> None:
+    page = context.new_page()
+    page.goto(f"{server}/bridge/#code=NOTACODE")
+    expect(page.get_by_role("heading", name="Pair this browser")).to_be_visible()
+    expect(page.locator("#message")).not_to_be_empty()
+    assert page.evaluate("localStorage.length") == 0
+    assert shop.devices() == []
+
 
 UNNAMED_CONTROLS = """() => {
     const bad = [];
@@ -319,3 +335,48 @@ def test_no_answer_for_the_bytes_is_retried_and_prints_once(
     )
     assert len(refused) == 1 and "format=escpos_job" in refused[0]
     assert b"".join(printed(page)) == shop.render(job["id"])  # once: nothing written on the 503
+
+
+def test_a_job_cut_off_mid_write_by_a_reload_is_reported_failed_not_printed_twice(
+    context: Any, server: str, shop: Shop
+) -> None:
+    page = open_paired(context, server, shop)
+    connect_printer(page)
+    page.evaluate("window.__printerHangs = true")
+    job = shop.submit()
+    shop.wait_for(lambda: shop.job(job["id"])["status"] == "sent", "claimed by the tab")
+    journal_key = f"{storage_key(shop)}:journal"
+    page.wait_for_function(  # the journal says so before the first byte goes out
+        "key => Object.values(JSON.parse(localStorage.getItem(key) || '{}'))"
+        ".some((entry) => entry.stage === 'printing')",
+        arg=journal_key,
+    )
+
+    page.reload()  # the tab closes with the write unfinished: did the paper come out?
+    page.get_by_role("button", name="Resume").click()
+    expect(status(page)).to_have_text("Connected")
+    failed = shop.wait_for(
+        lambda: (j := shop.job(job["id"]))["status"] == "failed" and j, "reported after resume"
+    )
+    assert failed["error"].startswith("interrupted_while_printing")
+    connect_printer(page)
+    other = shop.submit()
+    shop.wait_for(lambda: shop.job(other["id"])["status"] == "printed", "the next job printed")
+    assert b"".join(printed(page)) == shop.render(other["id"])  # never the interrupted one again
+    assert page.evaluate("key => localStorage.getItem(key)", journal_key) == "{}"
+
+
+def test_resume_of_a_bridge_unpaired_while_closed_forgets_it(
+    context: Any, server: str, shop: Shop
+) -> None:
+    page = open_paired(context, server, shop)
+    device_id = page.evaluate(f"JSON.parse(localStorage.getItem({storage_key(shop)!r})).device.id")
+    page.close()
+    assert shop.http.delete(f"/v1/devices/{device_id}", headers=shop.manager).status_code == 204
+
+    page = context.new_page()
+    page.goto(f"{server}/bridge/")
+    page.get_by_role("button", name="Resume").click()
+    expect(page.get_by_role("heading", name="Pair this browser")).to_be_visible()
+    expect(page.locator("#message")).not_to_be_empty()
+    assert page.evaluate(f"localStorage.getItem({storage_key(shop)!r})") is None

@@ -191,3 +191,18 @@ def test_a_web_bridge_sends_its_heartbeat(page: Any, shop: Shop) -> None:
     socket = opened.value
     socket.wait_for_event("framesent", lambda payload: '"heartbeat"' in str(payload))
     socket.wait_for_event("framereceived", lambda payload: '"owner":true' in str(payload))
+
+
+def test_render_gives_text_and_a_png_blob(page: Any, shop: Shop, cell_font: None) -> None:
+    job = shop.submit()
+    rendered = run(
+        page,
+        """const client = new sdk.Client({apiKey: arg.key});
+        const png = await client.renderJob(arg.id, "png");
+        return {text: await client.renderJob(arg.id, "text"), type: png.type, size: png.size,
+                bytes: (await client.renderJob(arg.id, "escpos")).byteLength};""",
+        {"key": shop.manager_key, "id": job["id"]},
+    )
+    assert "COCINA" in rendered["text"]
+    assert rendered["type"] == "image/png" and rendered["size"] > 100
+    assert rendered["bytes"] == len(shop.render(job["id"]))

@@ -16,7 +16,7 @@ const TEXT = {
     title: "Printrelay web bridge", language: "Language", pairHeading: "Pair this browser",
     pairHelp: "Open this page from the console's Connect printer link, or enter the pairing code it shows.",
     pairingCode: "Pairing code", bridgeName: "Name of this bridge", pair: "Pair",
-    resumeHeading: "Paired in this browser", resume: "Resume", scope: "Prints",
+    resumeHeading: "Paired in this browser", resume: "Resume", pairAgain: "Pair with a new code", scope: "Prints",
     printer: "Printer", noPrinter: "No printer connected", takeOver: "Take over",
     connectHeading: "Printer connection", serial: "Serial (WebSerial)", usb: "USB (WebUSB)",
     baudRate: "Baud rate", connectPrinter: "Connect printer", forget: "Disconnect this browser",
@@ -37,7 +37,7 @@ const TEXT = {
     title: "Puente web de Printrelay", language: "Idioma", pairHeading: "Vincular este navegador",
     pairHelp: "Abra esta página desde el enlace Conectar impresora de la consola, o escriba el código que muestra.",
     pairingCode: "Código de vinculación", bridgeName: "Nombre de este puente", pair: "Vincular",
-    resumeHeading: "Vinculado en este navegador", resume: "Reanudar", scope: "Imprime",
+    resumeHeading: "Vinculado en este navegador", resume: "Reanudar", pairAgain: "Vincular con un código nuevo", scope: "Imprime",
     printer: "Impresora", noPrinter: "Ninguna impresora conectada", takeOver: "Tomar el control",
     connectHeading: "Conexión de la impresora", serial: "Serie (WebSerial)", usb: "USB (WebUSB)",
     baudRate: "Velocidad (baudios)", connectPrinter: "Conectar impresora",
@@ -87,6 +87,7 @@ function showState(state) {
   $("take-over").hidden = state !== BridgeState.SUPERSEDED;
   const ended = state === BridgeState.UNPAIRED || state === BridgeState.STOPPED;
   for (const id of ["connect-printer", "forget", "unpair"]) $(id).disabled = ended;
+  $("pair-again").hidden = !ended;
 }
 
 function say(text) {
@@ -215,6 +216,11 @@ $("connect-printer").addEventListener("click", async () => {
   } catch (err) {
     say(err.message); // the picker was dismissed, or the port is busy
   }
+});
+
+$("pair-again").addEventListener("click", () => {
+  say("");
+  start(); // the Resume list if other bridges are saved here, else the pairing form
 });
 
 $("take-over").addEventListener("click", async () => {

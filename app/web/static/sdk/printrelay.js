@@ -32,8 +32,8 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** One authenticated REST call. Returns the parsed JSON, an ArrayBuffer (as: "bytes"), a string
- *  (as: "text"), or null for 204; throws PrintrelayError. */
+/** One authenticated REST call. Returns the parsed JSON, an ArrayBuffer (as: "bytes"), a Blob
+ *  (as: "blob"), a string (as: "text"), or null for 204; throws PrintrelayError. */
 export async function request(baseUrl, secret, method, path, options = {}) {
   const { body, query, headers = {}, as = "json", signal } = options;
   const url = new URL(path, baseUrl);
@@ -71,6 +71,7 @@ export async function request(baseUrl, secret, method, path, options = {}) {
   }
   if (response.status === 204) return null;
   if (as === "bytes") return response.arrayBuffer();
+  if (as === "blob") return response.blob();
   if (as === "text") return response.text();
   return response.json();
 }
@@ -115,9 +116,10 @@ export class Client {
   reprintJob(id) {
     return this.request("POST", `/v1/print-jobs/${encodeURIComponent(id)}/reprint`);
   }
-  /** format: "escpos" (ArrayBuffer), "text" (string) or "png" (Blob URL material: ArrayBuffer). */
+  /** format: "text" (a string), "png" (a Blob, for URL.createObjectURL), "escpos" or
+   *  "escpos_job" (an ArrayBuffer). */
   renderJob(id, format = "text") {
-    const as = format === "text" ? "text" : "bytes";
+    const as = { text: "text", png: "blob" }[format] ?? "bytes";
     return this.request("GET", `/v1/print-jobs/${encodeURIComponent(id)}/render`, {
       query: { format },
       as,
