@@ -95,7 +95,9 @@ async def test_pages_and_modules_carry_their_policy(
 
 
 async def test_pages_name_no_other_origin(web: httpx.AsyncClient) -> None:
-    for path in ("/bridge/", "/bridge/bridge.js", "/sdk/printrelay.js", "/web/printrelay.css"):
+    sdk = [f"/sdk/{p.name}" for p in (STATIC_DIR / "sdk").glob("*.js")]
+    assert len(sdk) == 4
+    for path in ("/bridge/", "/bridge/bridge.js", *sdk, "/web/printrelay.css"):
         text = (await web.get(path)).text
         assert re.findall(r"https?://", text) == [], path
 
