@@ -176,6 +176,37 @@ def test_watch_location_sees_a_bridge_tab_come_and_go(
     page.wait_for_function("window.__devices.at(-1) === false")
 
 
+def test_watch_location_hears_a_web_bridges_printer_state(
+    context: Any, page: Any, server: str, shop: Shop
+) -> None:
+    page.evaluate(
+        """async ([key, location]) => {
+        const sdk = await import('/sdk/printrelay.js');
+        window.__printers = [];
+        window.__watchState = null;
+        new sdk.Client({apiKey: key}).watchLocation(location, {
+            onPrinter: (status) => window.__printers.push([status.printer, status.state]),
+            onState: (state) => { window.__watchState = state; },
+        });
+    }""",
+        [shop.manager_key, shop.location_id],
+    )
+    page.wait_for_function("window.__watchState === 'connected'")
+    tab = context.new_page()
+    tab.goto(f"{server}/bridge/#code={shop.pairing_code()}")
+    page.wait_for_function("window.__printers.length >= 1")
+    tab.get_by_role("button", name="Connect printer").click()
+    page.wait_for_function("window.__printers.length >= 2")
+    tab.evaluate("window.__printerFails = 'cover open'")
+    shop.submit()
+    page.wait_for_function("window.__printers.length >= 3")
+    assert page.evaluate("window.__printers") == [
+        ["none", "offline"],
+        ["Serial printer 04b8:0e28", "online"],
+        ["Serial printer 04b8:0e28", "error"],
+    ]
+
+
 def test_a_web_bridge_sends_its_heartbeat(page: Any, shop: Shop) -> None:
     with page.expect_websocket() as opened:
         run(

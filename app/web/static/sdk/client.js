@@ -137,9 +137,10 @@ export class Client {
   }
 
   /** Live events of a location: onJob(job) on every status change, onDevice({device_id,
-   *  online, station_id}), onState("connected" | "disconnected" | "refused", detail).
+   *  online, station_id}), onPrinter({device_id, printer, state}) when a bridge's printer
+   *  changes state, onState("connected" | "disconnected" | "refused", detail).
    *  Returns {close()}. Reconnects (and subscribes again) by itself. */
-  watchLocation(locationId, { onJob, onDevice, onState } = {}) {
+  watchLocation(locationId, { onJob, onDevice, onPrinter, onState } = {}) {
     const socket = io(this.baseUrl, { auth: { api_key: this.apiKey }, transports: ["websocket"] });
     socket.on("connect", async () => {
       const ack = await socket.timeout(CALL_TIMEOUT_MS).emitWithAck("subscribe", {
@@ -152,6 +153,7 @@ export class Client {
     socket.on("disconnect", () => onState?.("disconnected"));
     socket.on("print_job.updated", (job) => onJob?.(job));
     socket.on("device.status", (status) => onDevice?.(status));
+    socket.on("printer.status", (status) => onPrinter?.(status));
     return { close: () => socket.disconnect(), socket };
   }
 }

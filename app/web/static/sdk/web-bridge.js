@@ -65,6 +65,7 @@ export class WebBridge extends EventTarget {
     this._queue = Promise.resolve();
     this._queued = new Set();
     this._heartbeat = null;
+    this._printerStateSent = null;
   }
 
   /** Pair with a code from the console (POST /v1/devices/pair) and remember the token. */
@@ -114,6 +115,8 @@ export class WebBridge extends EventTarget {
     socket.on("bridge.owner", ({ epoch }) => {
       this.epoch = epoch;
       this._move(BridgeState.CONNECTED);
+      this._printerStateSent = null; // a new owner socket: say it again
+      this._reportPrinter(this.printer ? "online" : "offline");
       this._enqueue("reconcile", null); // Socket.IO delivers at most once: ask REST what is due
     });
     socket.on("superseded", () => this._move(BridgeState.SUPERSEDED));
@@ -150,8 +153,18 @@ export class WebBridge extends EventTarget {
    *  offered while there was none were left unclaimed; they are fetched again now. */
   setPrinter(printer) {
     this.printer = printer;
+    this._reportPrinter(printer ? "online" : "offline");
     this.dispatchEvent(new CustomEvent("printer", { detail: { printer } }));
     if (printer && this.state === BridgeState.CONNECTED) this._enqueue("reconcile", null);
+  }
+
+  /** printer.status on change, as the agent sends it: "offline" while no printer is connected
+   *  (WebSerial and WebUSB cannot tell paper out from a cable pulled: a failed write is "error"). */
+  _reportPrinter(state) {
+    if (state === this._printerStateSent || this.state !== BridgeState.CONNECTED) return;
+    this._printerStateSent = state;
+    const printer = (this.printer?.name ?? "none").slice(0, 100);
+    this.socket.emit("printer.status", { printer, state });
   }
 
   /** Stop here for good: the server said unpaired/revoked. Forget the token too. */
@@ -236,7 +249,9 @@ export class WebBridge extends EventTarget {
       this._record(job.id, { stage: Stage.PRINTING });
       try {
         await this.printer.write(bytes);
+        this._reportPrinter("online");
       } catch (err) {
+        this._reportPrinter("error");
         outcome = "failed";
         error = `printer_error: ${err.message}`.slice(0, 200);
       }
