@@ -57,7 +57,7 @@ def browser() -> Iterator[Any]:
 
 
 class Requests(list[str]):
-    """Every URL the context's pages asked for."""
+    """Every URL the context's pages asked for, websockets included."""
 
     def outside(self, server: str) -> list[str]:
         host = server.split("//", 1)[1]
@@ -80,6 +80,7 @@ def context(browser: Any, server: str, requests_seen: Requests) -> Iterator[Any]
     ctx.set_default_timeout(WAIT_MS)
     ctx.add_init_script(FAKE_PRINTERS)
     ctx.on("request", lambda request: requests_seen.append(request.url))
+    ctx.on("page", lambda page: page.on("websocket", lambda ws: requests_seen.append(ws.url)))
     yield ctx
     ctx.close()
     assert requests_seen.outside(server) == []

@@ -380,3 +380,27 @@ def test_resume_of_a_bridge_unpaired_while_closed_forgets_it(
     expect(page.get_by_role("heading", name="Pair this browser")).to_be_visible()
     expect(page.locator("#message")).not_to_be_empty()
     assert page.evaluate(f"localStorage.getItem({storage_key(shop)!r})") is None
+
+
+def test_no_page_requests_anything_but_this_server(
+    context: Any, server: str, shop: Shop, requests_seen: Any
+) -> None:
+    """Every test's context checks this at its end too; here over one whole tour."""
+    page = open_paired(context, server, shop)
+    connect_printer(page)
+    job = shop.submit(drawer_pulse=True)
+    shop.wait_for(lambda: shop.job(job["id"])["status"] == "printed", "printed")
+    page.goto(f"{server}/docs")
+    expect(page.get_by_role("heading", name=re.compile("Printrelay"))).to_be_visible()
+    assert requests_seen.outside(server) == []
+    paths = {url.removeprefix(server).split("?")[0] for url in requests_seen}
+    assert {
+        "/bridge/",
+        "/sdk/printrelay.js",
+        "/vendor/socket.io-client/socket.io.esm.min.js",
+        f"/v1/print-jobs/{job['id']}/render",
+        "/vendor/swagger-ui/swagger-ui-bundle.js",
+    } <= paths
+    assert all(
+        u.startswith("http://127.0.0.1:") or u.startswith("ws://127.0.0.1:") for u in requests_seen
+    )
