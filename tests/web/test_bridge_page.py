@@ -301,9 +301,11 @@ def test_the_page_speaks_spanish(context: Any, server: str, shop: Shop) -> None:
     page = open_paired(context, server, shop)
     page.get_by_label("Language").select_option("es")
     expect(status(page)).to_have_text("Conectado")
+    expect(page.locator("#device-scope")).to_contain_text("estación")
     expect(page.get_by_role("button", name="Conectar impresora")).to_be_visible()
     expect(page.get_by_role("button", name="Desvincular", exact=True)).to_be_visible()
     assert page.evaluate("document.documentElement.lang") == "es"
+    screenshot(page, "connected-es")
 
 
 def test_docs_render_offline(context: Any, server: str, requests_seen: list[str]) -> None:

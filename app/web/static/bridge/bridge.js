@@ -75,6 +75,7 @@ function applyLanguage() {
     el.textContent = t(el.dataset.t);
   }
   document.title = t("title");
+  if (bridge) showScope(bridge.device);
   showState(shownState);
   if (!$("resume-section").hidden) showSaved();
 }
@@ -110,7 +111,7 @@ function run(newBridge) {
   bridge = newBridge;
   const { device } = bridge;
   $("device-name").textContent = device.name;
-  $("device-scope").textContent = device.station_id ? t("station", device.station_id) : t("location");
+  showScope(device);
   $("jobs").replaceChildren();
   showOnly("bridge-section");
   bridge.addEventListener("state", ({ detail }) => {
@@ -123,6 +124,10 @@ function run(newBridge) {
   });
   bridge.start();
   showState(bridge.state);
+}
+
+function showScope(device) {
+  $("device-scope").textContent = device.station_id ? t("station", device.station_id) : t("location");
 }
 
 function addJob({ job, outcome, error }) {
