@@ -4,7 +4,7 @@ PYTHON ?= python3
 PORT ?= 8000
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint bench vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,9 @@ bench: $(VENV)/.installed-bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## vendor: refresh the vendored browser files (socket.io-client, swagger-ui-dist) from the npm
+## registry, checking each against its SHA-256 in app/web/static/vendor/vendor.json; to move to
+## the newest release of each major and record it: `python3 scripts/vendor.py --upgrade`
+vendor:
+	$(PYTHON) scripts/vendor.py

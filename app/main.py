@@ -38,6 +38,7 @@ from app.realtime.websocket_loop import QuickSocketServer
 from app.schemas_common import Output
 from app.sweeper import Sweeper
 from app.tenants.endpoints import router as tenants_router
+from app.web import install_web
 
 SOCKETIO_CHANNEL = "printrelay:socketio"
 REDIS_MAX_CONNECTIONS = 100
@@ -178,6 +179,9 @@ def create_app(
         lifespan=lifespan,
         # Operation IDs are the endpoint names (``submit_job``), which the schema's links use.
         generate_unique_id_function=lambda route: route.name,
+        # /docs is served from vendored files (app.web): FastAPI's own loads a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.sio = sio
@@ -191,6 +195,7 @@ def create_app(
     routers = (tenants_router, locations_router, devices_router, print_jobs_router, render_router)
     for router in routers:
         app.include_router(router)
+    install_web(app)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> Health:

@@ -2,7 +2,9 @@
 as text (and, with the raster renderer, as a picture). Readers only: nothing here changes a
 job or touches the delivery path; see ``app.print_jobs.rendering`` for the formats. Each
 credential may render ``PRINTRELAY_RENDER_RATE_LIMIT`` times a minute (shared by every process
-through Redis when it is configured), so one leaked key cannot keep the render threads busy."""
+through Redis when it is configured), so one leaked key cannot keep the render threads busy; a
+device fetching the bytes of a job it holds (``sent``, claimed by itself) is printing, not
+previewing, and is not counted."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from app.auth.principals import Principal
 from app.coordination.rate_limit import retry_after_seconds
 from app.errors import ERROR_RESPONSES, RateLimited
 from app.locations.schemas import PaperWidth
+from app.models.enums import JobStatus
+from app.models.print_job import PrintJob
 from app.print_jobs import rendering, service
 from app.print_jobs.document import Document
 from app.print_jobs.schemas import job_wire
@@ -89,10 +93,18 @@ async def render_print_job(
     """One copy of a job as it prints, at its station's paper width (80 mm for a location
     job). Whoever may read the job may render it."""
     fmt = rendering.render_format(format_)
-    await spend_render(request, principal)
+    if principal.device is None:
+        await spend_render(request, principal)
     async with db.transaction() as tx:
         job, paper_width_mm = await service.get_to_render(tx, principal, job_id)
+    if principal.device is not None and not _printing(job, principal.device.id):
+        await spend_render(request, principal)
     return await rendering.render(fmt, job_wire(job), paper_width_mm, limiter)
+
+
+def _printing(job: PrintJob, device_id: uuid.UUID) -> bool:
+    """Whether the device holds the job: it fetches the bytes to print them, not to look."""
+    return job.status is JobStatus.SENT and job.claimed_by == device_id
 
 
 @router.post("/render", response_class=Response, responses=rendering.openapi_responses())

@@ -1,6 +1,7 @@
 """What the render endpoints answer, made by the agent's own renderer (``bridge_agent.render``),
 so a preview is what the printer gets: ``escpos`` is ``render_job`` for one copy, the very
-function the agent calls before it writes to the printer.
+function the agent calls before it writes to the printer; ``escpos_job`` is all of it, every
+copy, which a web bridge (``/bridge/``) writes as the agent would.
 
 ``FORMATS`` is the one table of formats: its media type and its renderer. A renderer gets the
 job as the agent receives it (``job_wire``, or the same shape for a preview) and the paper width
@@ -49,6 +50,11 @@ def _escpos(job: JobMapping, paper_width_mm: int) -> bytes:
     return render_job({**job, "copies": 1}, paper_width_mm=paper_width_mm)
 
 
+def _escpos_job(job: JobMapping, paper_width_mm: int) -> bytes:
+    # Every copy, the drawer pulse once: what a web bridge writes to its printer for the job.
+    return render_job(job, paper_width_mm=paper_width_mm)
+
+
 def _document(job: JobMapping) -> Any:
     document = job.get("document")
     if document is None:
@@ -69,6 +75,11 @@ FORMATS: dict[str, RenderFormat] = {
         "application/octet-stream",
         _escpos,
         "escpos: the bytes the agent sends to the printer for one copy (drawer pulse included).",
+    ),
+    "escpos_job": RenderFormat(
+        "application/octet-stream",
+        _escpos_job,
+        "escpos_job: the bytes the agent sends for the whole job (every copy, the pulse once).",
     ),
     "text": RenderFormat(
         "text/plain; charset=utf-8",

@@ -85,6 +85,22 @@ async def test_escpos_is_one_copy_of_what_the_agent_prints_drawer_pulse_included
     assert await _job(world, tenant, job["id"]) == job
 
 
+async def test_escpos_job_is_every_copy_the_agent_prints_with_one_pulse(world: World) -> None:
+    """What a web bridge writes to its printer (app/web/static/sdk/printrelay.js)."""
+    tenant = await world.tenant()
+    location = await tenant.location()
+    station = await tenant.station(location, width=58)
+    for fields in ({"document": WIDE_DOCUMENT}, {"raw": RAW}):
+        job = await tenant.job(location, station, copies=3, drawer_pulse=True, **fields)
+        r = await _render(world, job["id"], "escpos_job", tenant.pos)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/octet-stream"
+        assert r.content == render_job(job, paper_width_mm=80)  # the job's own 58 mm width
+        assert r.content.count(DRAWER_PULSE) == 1
+        other = await world.tenant("Other")
+        assert_error(await _render(world, job["id"], "escpos_job", other.pos), 404, "not_found")
+
+
 async def test_escpos_without_a_drawer_pulse_has_none(world: World) -> None:
     tenant = await world.tenant()
     location = await tenant.location()

@@ -67,7 +67,9 @@ def test_development_server_makes_an_owner_only_admin_token(tmp_path: Path) -> N
     assert development_admin_token(tmp_path / ".printrelay") == token  # stable across restarts
 
 
-def test_wheel_carries_both_commands_and_the_migrations(tmp_path: Path, repo_root: Path) -> None:
+def test_wheel_carries_both_commands_the_migrations_and_the_web_files(
+    tmp_path: Path, repo_root: Path
+) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -93,6 +95,12 @@ def test_wheel_carries_both_commands_and_the_migrations(tmp_path: Path, repo_roo
     assert any(n.startswith("app/_migrations/versions/") and n.endswith(".py") for n in names)
     assert "printrelay = app.cli:main" in scripts
     assert "printrelay-bridge = bridge_agent.cli:main" in scripts
+    # The pages, the SDK and the vendored browser files, with their record and licences.
+    web = repo_root / "app" / "web" / "static"
+    shipped = {f"app/web/static/{p.relative_to(web)}" for p in web.rglob("*") if p.is_file()}
+    assert "app/web/static/vendor/socket.io-client/LICENSE" in shipped
+    assert "app/web/static/sdk/printrelay.js" in shipped
+    assert shipped <= names
 
 
 def test_more_than_one_worker_needs_redis(tmp_path: Path) -> None:

@@ -155,6 +155,36 @@ async def test_a_refused_render_request_costs_nothing_and_a_device_has_its_own_c
         assert 1 <= int(r.headers["Retry-After"]) <= 60
 
 
+async def test_a_device_printing_the_job_it_holds_is_not_counted(strict_world: World) -> None:
+    """The web bridge fetches every ticket's bytes from the server: a device rendering a job it
+    has claimed (sent, claimed by itself) is printing, not previewing. Anything else it renders
+    (a job it does not hold, or once the job is printed) is counted as before."""
+    world = strict_world
+    tenant = await world.tenant()
+    location = await tenant.location()
+    device = await tenant.device(location)
+    held, other = await tenant.job(location), await tenant.job(location)
+    assert (await world.claim(device, held["id"])).status_code == 200
+    for _ in range(RENDER_LIMIT * 3):
+        r = await world.client.get(
+            f"/v1/print-jobs/{held['id']}/render",
+            params={"format": "escpos"},
+            headers=device.headers,
+        )
+        assert r.status_code == 200, r.text
+    for _ in range(RENDER_LIMIT):
+        r = await world.client.get(
+            f"/v1/print-jobs/{other['id']}/render",
+            params={"format": "escpos"},
+            headers=device.headers,
+        )
+        assert r.status_code == 200, r.text
+    r = await world.client.get(
+        f"/v1/print-jobs/{other['id']}/render", params={"format": "escpos"}, headers=device.headers
+    )
+    assert_error(r, 429, "rate_limited")
+
+
 @pytest.mark.postgres
 async def test_redis_limiter_is_shared_and_windowed() -> None:
     databases.require_service("Redis", redis_reachable())
