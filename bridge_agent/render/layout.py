@@ -16,7 +16,12 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from bridge_agent.render import graphics
-from bridge_agent.render.charset import REPLACEMENT_CHAR, printable, strip_controls
+from bridge_agent.render.charset import (
+    REPLACEMENT_CHAR,
+    needs_picture,
+    printable,
+    strip_controls,
+)
 from bridge_agent.render.errors import RenderError
 from bridge_agent.render.profile import Paper, paper_for
 from bridge_agent.render.wrap import row, wrap
@@ -174,8 +179,12 @@ def _row(block: Mapping[str, Any], paper: Paper) -> list[Item]:
 def _rule(block: Mapping[str, Any], paper: Paper) -> list[Item]:
     given = strip_controls(_string(block, "char", "-"))
     char = printable(given)
-    if len(char) != 1 or (char == REPLACEMENT_CHAR and given != REPLACEMENT_CHAR):
-        char = "-"  # a control, invisible or unprintable character draws the default rule
+    if (
+        len(char) != 1
+        or needs_picture(char)
+        or (char == REPLACEMENT_CHAR and given != REPLACEMENT_CHAR)
+    ):
+        char = "-"  # a control, invisible or non-code-page character draws the default rule
     return [TextLine(char * paper.columns)]
 
 

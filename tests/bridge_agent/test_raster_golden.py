@@ -22,7 +22,7 @@ from bridge_agent.render import render_png
 from tests.bridge_agent.tickets import KITCHEN_TICKET, RECEIPT
 
 # These draw text: without the font they skip locally, unless CI=true (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("cell_font")
+pytestmark = pytest.mark.usefixtures("script_fonts")
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("PRINTRELAY_UPDATE_GOLDEN") == "1"
