@@ -80,10 +80,10 @@ def _printer(paper: Paper) -> Any:
 def _emit(printer: Any, item: Item, style: Style, paper: Paper) -> Style:
     """Send one item; returns the style the printer is left in."""
     match item:
-        case TextLine(text=text, style=line_style):
-            picture, text = printed_line(text)
+        case TextLine(text=text, style=line_style, breaks=breaks):
+            picture, text = printed_line(text, breaks)
             if picture is not None:  # a raster line: the printer's text style does not apply
-                printer.image(line_picture(text, line_style, paper), center=False)
+                printer.image(line_picture(text, line_style, paper, breaks), center=False)
                 return style
             if text:  # an empty line only feeds: its style would change nothing on paper
                 _restyle(printer, style, line_style)

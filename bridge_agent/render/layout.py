@@ -82,6 +82,9 @@ class TextLine:
 
     text: str
     style: Style = PLAIN
+    # Offsets in ``text`` where another field starts (a row's padding, its right part): each
+    # field is its own bidi paragraph, so an Arabic dish never carries its price along.
+    breaks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,8 +175,18 @@ def _text(block: Mapping[str, Any], paper: Paper) -> list[Item]:
 
 def _row(block: Mapping[str, Any], paper: Paper) -> list[Item]:
     left = printable(_string(block, "left"))
-    right = printable(_string(block, "right"))
-    return [TextLine(line) for line in row(left, right, paper.columns)]
+    right = printable(_string(block, "right")).strip(" ")
+    lines = row(left, right, paper.columns)
+    return [TextLine(line, PLAIN, _row_breaks(line, right) if right else ()) for line in lines]
+
+
+def _row_breaks(line: str, right: str) -> tuple[int, ...]:
+    """Where a row line's padding and right part start, when the line ends with the right part."""
+    if not line.endswith(right):
+        return ()
+    head = line[: len(line) - len(right)]
+    left = head.rstrip(" ")
+    return tuple(offset for offset in (len(left), len(head)) if 0 < offset < len(line))
 
 
 def _rule(block: Mapping[str, Any], paper: Paper) -> list[Item]:

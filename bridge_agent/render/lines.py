@@ -31,6 +31,7 @@ from bridge_agent.render.script_fonts import (
     FREETYPE_LOCK,
     FontFile,
     ResolvedLine,
+    direction,
     resolve_line,
     shaped_font,
 )
@@ -68,7 +69,9 @@ def line_left(paper: Paper, text: str, style: Style) -> int:
     return text_margin(paper) + offset
 
 
-def line_bitmap(text: str, style: Style, font: CellFont) -> Image.Image:
+def line_bitmap(
+    text: str, style: Style, font: CellFont, breaks: tuple[int, ...] = ()
+) -> Image.Image:
     """One line of text in its cells, emphasised and scaled as the printer does it.
 
     Bold is the printer's emphasis (each dot burnt twice, the second one dot to the right);
@@ -79,12 +82,18 @@ def line_bitmap(text: str, style: Style, font: CellFont) -> Image.Image:
     if text.isascii():
         _paste_cells(line, text, 0, font)
     else:
-        for segment in resolve_line(text).segments:
+        for segment in resolve_line(text, breaks).segments:
             left = segment.column * CELL_WIDTH_DOTS
             if segment.font is None:
                 _paste_cells(line, segment.text, left, font)
             else:
-                run = _run_bitmap(segment.font, segment.text, segment.columns * CELL_WIDTH_DOTS)
+                run = _run_bitmap(
+                    segment.font,
+                    segment.text,
+                    segment.columns * CELL_WIDTH_DOTS,
+                    segment.rtl,
+                    segment.flush_right,
+                )
                 line.paste(run, (left, 0))
     if style.bold:
         shifted = Image.new("1", line.size, PAPER)
@@ -100,7 +109,7 @@ def line_bitmap(text: str, style: Style, font: CellFont) -> Image.Image:
     return line
 
 
-def printed_line(text: str) -> tuple[ResolvedLine | None, str]:
+def printed_line(text: str, breaks: tuple[int, ...] = ()) -> tuple[ResolvedLine | None, str]:
     """How the ESC/POS path prints ``text``: as a picture (the resolved line) or as text.
 
     A line that no code page holds is a picture when some font has its other characters and the
@@ -108,19 +117,22 @@ def printed_line(text: str) -> tuple[ResolvedLine | None, str]:
     """
     if not needs_picture(text):
         return None, text
-    resolved = resolve_line(text)
+    resolved = resolve_line(text, breaks)
     if resolved.is_picture and _cell_font_or_none() is not None:
         return resolved, text
     return None, resolved.fallback_text
 
 
-def line_picture(text: str, style: Style, paper: Paper) -> Image.Image:
+def line_picture(
+    text: str, style: Style, paper: Paper, breaks: tuple[int, ...] = ()
+) -> Image.Image:
     """The paper a picture line takes: as wide as the printable dots, one line advance tall."""
     picture = Image.new("1", (paper.dots, line_advance(style)), PAPER)
     font = _cell_font_or_none()
     if font is None:  # printed_line() said it can be drawn; the font went missing since
         raise RenderError("the cell font is not available")
-    picture.paste(line_bitmap(text, style, font), (line_left(paper, text, style), 0))
+    left = line_left(paper, text, style)
+    picture.paste(line_bitmap(text, style, font, breaks), (left, 0))
     return picture
 
 
@@ -144,13 +156,24 @@ def _paste_cells(line: Image.Image, text: str, left: int, font: CellFont) -> Non
 
 
 @lru_cache(maxsize=_RUN_CACHE_SIZE)
-def _run_bitmap(font: FontFile, text: str, width_dots: int) -> Image.Image:
-    """A run of shaped text, ``width_dots`` wide and one cell tall, starting at its left edge."""
-    shaped = shaped_font(font, text, width_dots)
+def _run_bitmap(
+    font: FontFile, text: str, width_dots: int, rtl: bool, flush_right: bool
+) -> Image.Image:
+    """A run of shaped text, ``width_dots`` wide and one cell tall: from its left edge, or in a
+    right-to-left paragraph against its right edge (where the reading starts)."""
+    shaped = shaped_font(font, text, width_dots, rtl=rtl)
     run = Image.new("1", (width_dots, CELL_HEIGHT_DOTS), PAPER)
     with FREETYPE_LOCK:
-        left = shaped.font.getbbox(text, mode="1", anchor="ls")[0]
+        left, _, right, _ = shaped.font.getbbox(
+            text, mode="1", anchor="ls", direction=direction(rtl)
+        )
+        x = width_dots - right if flush_right and right <= width_dots else max(0, -left)
         ImageDraw.Draw(run).text(
-            (max(0, -left), shaped.baseline), text, font=shaped.font, fill=INK, anchor="ls"
+            (x, shaped.baseline),
+            text,
+            font=shaped.font,
+            fill=INK,
+            anchor="ls",
+            direction=direction(rtl),
         )
     return run

@@ -69,6 +69,7 @@ class PlacedText:
     top: int
     left: int
     label: bool = False  # a barcode's human-readable text, not a layout line
+    breaks: tuple[int, ...] = ()  # where the line's fields start (TextLine.breaks)
 
     @property
     def cell_width(self) -> int:
@@ -130,8 +131,8 @@ def encode_raster(layout: Layout, *, font_path: str | None = None) -> Image.Imag
     draw = ImageDraw.Draw(paper)
     for item in placement.items:
         match item:
-            case PlacedText(text=text, style=style, top=top, left=left):
-                paper.paste(line_bitmap(text, style, font), (left, top))
+            case PlacedText(text=text, style=style, top=top, left=left, breaks=breaks):
+                paper.paste(line_bitmap(text, style, font, breaks), (left, top))
             case PlacedBitmap(bitmap=bitmap, top=top, left=left):
                 paper.paste(bitmap, (left, top))
             case PlacedCut(mode=mode, top=top):
@@ -146,11 +147,12 @@ def place(layout: Layout) -> Placement:
     y = 0
     for item in layout.items:
         match item:
-            case TextLine(text=text, style=style):
+            case TextLine(text=text, style=style, breaks=breaks):
                 if not text:  # the ESC/POS path sends a bare LF: the printer feeds one line
                     y += LINE_SPACING_DOTS
                     continue
-                items.append(PlacedText(text, style, y, line_left(paper, text, style)))
+                left = line_left(paper, text, style)
+                items.append(PlacedText(text, style, y, left, breaks=breaks))
                 y += line_advance(style)
             case Feed(lines=lines):
                 y += lines * LINE_SPACING_DOTS

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bidi import algorithm as bidi_algorithm  # type: ignore[import-untyped]
+from bidi.mirror import MIRRORED  # type: ignore[import-untyped]
 from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped]
 from PIL import ImageFont, features
 
@@ -94,23 +96,18 @@ class Segment:
     columns: int
     text: str
     font: FontFile | None = None
+    rtl: bool = False  # a shaped run laid out right to left
+    flush_right: bool = False  # in a right-to-left paragraph: drawn against its right edge
 
 
 @dataclass(frozen=True)
 class ResolvedLine:
-    segments: tuple[Segment, ...]
+    segments: tuple[Segment, ...]  # left to right on paper
+    fallback_text: str  # the line as text in memory order, "?" a column where a font is needed
 
     @property
     def is_picture(self) -> bool:
         return any(segment.font is not None for segment in self.segments)
-
-    @property
-    def fallback_text(self) -> str:
-        """The line as text, ``?`` for every column that needs a font: what prints without one."""
-        return "".join(
-            segment.text if segment.font is None else REPLACEMENT_CHAR * segment.columns
-            for segment in self.segments
-        )
 
 
 def font_files() -> tuple[FontFile, ...]:
@@ -131,35 +128,122 @@ def _font_files(setting: str) -> tuple[FontFile, ...]:
     return tuple(found)
 
 
-def resolve_line(text: str) -> ResolvedLine:
-    """Split a printed line into font A cells and runs of shaped text, by the fonts available."""
-    return _resolve(text, font_files())
+def resolve_line(text: str, breaks: tuple[int, ...] = ()) -> ResolvedLine:
+    """Split a printed line into font A cells and runs of shaped text, by the fonts available.
+
+    ``breaks`` are offsets where another field starts; each field is laid out on its own.
+    """
+    fonts = font_files()
+    if not breaks:
+        return _resolve(text, fonts)
+    segments: list[Segment] = []
+    fallback = ""
+    column = 0
+    for start, end in zip((0, *breaks), (*breaks, len(text)), strict=True):
+        field = _resolve(text[start:end], fonts)
+        for segment in field.segments:
+            segments.append(
+                Segment(
+                    column + segment.column,
+                    segment.columns,
+                    segment.text,
+                    segment.font,
+                    rtl=segment.rtl,
+                    flush_right=segment.flush_right,
+                )
+            )
+        column += sum(segment.columns for segment in field.segments)
+        fallback += field.fallback_text
+    return ResolvedLine(tuple(_merge_cells(segments)), fallback)
 
 
 @lru_cache(maxsize=2048)
 def _resolve(text: str, fonts: tuple[FontFile, ...]) -> ResolvedLine:
     if text.isascii():
-        return ResolvedLine((Segment(0, len(text), text),))
+        return ResolvedLine((Segment(0, len(text), text),), text)
     clusters = [(cluster, _font_for(cluster, fonts)) for cluster in graphemes(text)]
-    segments: list[Segment] = []
-    column = 0
+    units: list[tuple[int, int, Segment]] = []  # (offset, length in text, segment), in order
+    offset = 0
     index = 0
     while index < len(clusters):
         cluster, font = clusters[index]
-        size = grapheme_columns(cluster)
         if font is None or font == _CELL:
-            text_here = cluster if font == _CELL else REPLACEMENT_CHAR * size
-            segments.append(Segment(column, size, text_here))
-            column += size
+            size = grapheme_columns(cluster)
+            shown = cluster if font == _CELL else REPLACEMENT_CHAR * size
+            units.append((offset, len(cluster), Segment(0, size, shown)))
+            offset += len(cluster)
             index += 1
             continue
         end = _run_end(clusters, index, font)
         run = "".join(cluster for cluster, _ in clusters[index:end])
-        run_size = sum(grapheme_columns(cluster) for cluster, _ in clusters[index:end])
-        segments.append(Segment(column, run_size, run, font))
-        column += run_size
+        size = sum(grapheme_columns(cluster) for cluster, _ in clusters[index:end])
+        units.append((offset, len(run), Segment(0, size, run, font)))
+        offset += len(run)
         index = end
-    return ResolvedLine(tuple(_merge_cells(segments)))
+    fallback = "".join(
+        segment.text if segment.font is None else REPLACEMENT_CHAR * segment.columns
+        for _, _, segment in units
+    )
+    return ResolvedLine(tuple(_merge_cells(_visual_order(text, units))), fallback)
+
+
+def _visual_order(text: str, units: list[tuple[int, int, Segment]]) -> list[Segment]:
+    """The units of a line left to right on paper, each placed at its columns.
+
+    The Unicode bidirectional algorithm (python-bidi's implementation) resolves each character's
+    embedding level, the paragraph's direction being that of its first strong character (so a
+    Hebrew line reads from the right, a Latin line with an Arabic dish from the left). Units are
+    then reordered by rule L2 over those levels, a shaped run at the lowest level of its
+    characters (HarfBuzz orders the inside of the run, told its direction), and a bracket in a
+    right-to-left cell is mirrored (L4).
+    """
+    levels = _bidi_levels(text)
+    leveled: list[tuple[int, Segment]] = []
+    for offset, length, segment in units:
+        level = min(levels[offset : offset + length])
+        if level % 2:
+            if segment.font is not None:
+                segment = Segment(0, segment.columns, segment.text, segment.font, rtl=True)
+            else:
+                segment = Segment(0, segment.columns, MIRRORED.get(segment.text, segment.text))
+        leveled.append((level, segment))
+    highest = max(level for level, _ in leveled)
+    lowest_odd = min((level for level, _ in leveled if level % 2), default=highest + 1)
+    for level in range(highest, lowest_odd - 1, -1):  # L2: reverse every run at >= level
+        start = 0
+        while start < len(leveled):
+            if leveled[start][0] < level:
+                start += 1
+                continue
+            end = start
+            while end < len(leveled) and leveled[end][0] >= level:
+                end += 1
+            leveled[start:end] = leveled[start:end][::-1]
+            start = end
+    placed: list[Segment] = []
+    column = 0
+    for _, segment in leveled:
+        placed.append(Segment(column, segment.columns, segment.text, segment.font, rtl=segment.rtl))
+        column += segment.columns
+    return placed
+
+
+def _bidi_levels(text: str) -> list[int]:
+    """Each code point's resolved embedding level (rules P2-P3, W1-W7, N1-N2, I1-I2).
+
+    python-bidi's pure-Python implementation, stopped before it reorders the characters: the
+    renderer reorders its own units (cells and shaped runs), not single characters.
+    """
+    storage = bidi_algorithm.get_empty_storage()
+    base_level = bidi_algorithm.get_base_level(text)
+    storage["base_level"] = base_level
+    storage["base_dir"] = ("L", "R")[base_level]
+    bidi_algorithm.get_embedding_levels(text, storage, False, False)
+    bidi_algorithm.explicit_embed_and_overrides(storage, False)
+    bidi_algorithm.resolve_weak_types(storage, False)
+    bidi_algorithm.resolve_neutral_types(storage, False)
+    bidi_algorithm.resolve_implicit_levels(storage, False)
+    return [char["level"] for char in storage["chars"]]
 
 
 _CELL = FontFile("<font A>")
@@ -199,7 +283,7 @@ def _merge_cells(segments: Iterable[Segment]) -> list[Segment]:
     merged: list[Segment] = []
     for segment in segments:
         previous = merged[-1] if merged else None
-        if previous and previous.font is None and segment.font is None:
+        if previous and previous.font is None and segment.font is None:  # columns adjoin
             merged[-1] = Segment(
                 previous.column, previous.columns + segment.columns, previous.text + segment.text
             )
@@ -287,14 +371,23 @@ class ShapedFont:
     baseline: int  # dots from the top of the cell
 
 
-def shaped_font(font: FontFile, text: str, width_dots: int) -> ShapedFont:
+def direction(rtl: bool) -> str | None:
+    """Pillow's ``direction`` for a run: only raqm knows it (without raqm: None, as it comes)."""
+    if not features.check("raqm"):
+        return None
+    return "rtl" if rtl else "ltr"
+
+
+def shaped_font(font: FontFile, text: str, width_dots: int, *, rtl: bool = False) -> ShapedFont:
     """``font`` at the largest size (at most 24 px) at which ``text`` fits ``width_dots`` and
     the cell's 24 dots of height, with the baseline where it keeps the ink inside the cell."""
     _warn_shaping_once()
     with FREETYPE_LOCK:
         for size in range(_LARGEST_SIZE_PX, _SMALLEST_SIZE_PX - 1, -1):
             face = _face(font, size)
-            left, top, right, bottom = face.getbbox(text, mode="1", anchor="ls")
+            left, top, right, bottom = face.getbbox(
+                text, mode="1", anchor="ls", direction=direction(rtl)
+            )
             fits_width = right - min(0, left) <= width_dots  # drawn from its leftmost ink
             if (bottom - top <= _CELL_HEIGHT_DOTS and fits_width) or (size == _SMALLEST_SIZE_PX):
                 break
