@@ -177,3 +177,15 @@ def test_the_bidi_library_keeps_the_steps_the_renderer_calls() -> None:
         "resolve_implicit_levels",
     ):
         assert callable(getattr(algorithm, step))
+
+
+def test_the_agent_says_at_start_which_scripts_it_cannot_draw(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bridge_agent import cli
+
+    monkeypatch.setattr(script_fonts, "font_files", lambda: ())
+    with caplog.at_level(logging.WARNING, logger="printrelay-bridge"):
+        cli._check_fonts()
+    assert "no font for Chinese, Japanese, Korean, Arabic, Hebrew, Thai, emoji" in caplog.text
+    assert "fonts-noto-cjk" in caplog.text
