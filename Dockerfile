@@ -1,5 +1,11 @@
 FROM python:3.11-slim
 WORKDIR /srv
+# The render endpoints draw with the agent's renderer: DejaVu Sans Mono for the ticket's text,
+# Noto and Symbola for CJK, Arabic, Hebrew, Thai and emoji, FriBidi for right-to-left lines.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-noto-cjk \
+        fonts-noto-core fonts-symbola libfribidi0 \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY bridge_agent ./bridge_agent

@@ -844,11 +844,24 @@ async def selftest(opts: Options) -> dict[str, Any]:
 
 def render(opts: Options) -> dict[str, Any]:
     """ESC/POS bytes (what the agent sends) and the PNG of the paper (the render endpoints)."""
-    from bench.tickets import KITCHEN_TICKET, without_qr
+    from bench.tickets import (
+        KITCHEN_TICKET,
+        SCRIPTS_TICKET,
+        fresh_scripts_ticket,
+        without_qr,
+    )
     from bridge_agent.render import render_job
 
     def escpos(document: dict[str, Any], width: int) -> bytes:
         return render_job({"document": document}, paper_width_mm=width)
+
+    fresh = iter(range(10**9))
+
+    def escpos_fresh(_: dict[str, Any], width: int) -> bytes:
+        return escpos(fresh_scripts_ticket(next(fresh)), width)
+
+    def png_fresh(_: dict[str, Any], width: int) -> bytes:
+        return _png(fresh_scripts_ticket(next(fresh)), width)
 
     cases: dict[str, tuple[Callable[[dict[str, Any], int], bytes], dict[str, Any], int]] = {
         "kitchen ticket, 80 mm (with QR)": (escpos, KITCHEN_TICKET, 80),
@@ -857,6 +870,12 @@ def render(opts: Options) -> dict[str, Any]:
         "PNG: kitchen ticket, 80 mm (with QR)": (_png, KITCHEN_TICKET, 80),
         "PNG: kitchen ticket, 80 mm, no QR": (_png, without_qr(KITCHEN_TICKET), 80),
         "PNG: kitchen ticket, 58 mm (with QR)": (_png, KITCHEN_TICKET, 58),
+        # Issue 20: CJK, Arabic and Thai lines drawn as pictures. Repeated dishes come from the
+        # renderer's caches; "new dishes" changes them every time (shaping them anew).
+        "scripts ticket, 80 mm": (escpos, SCRIPTS_TICKET, 80),
+        "scripts ticket, 80 mm, new dishes": (escpos_fresh, SCRIPTS_TICKET, 80),
+        "PNG: scripts ticket, 80 mm": (_png, SCRIPTS_TICKET, 80),
+        "PNG: scripts ticket, 80 mm, new dishes": (png_fresh, SCRIPTS_TICKET, 80),
     }
     rows = []
     for name, (encode, document, width) in cases.items():

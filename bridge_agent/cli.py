@@ -148,6 +148,28 @@ def _pair(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_fonts() -> None:
+    """Say at start-up, once, which scripts this PC cannot draw: they would print as '?'."""
+    from bridge_agent.render import RenderError, fonts, script_fonts
+
+    try:
+        fonts.cell_font()
+    except RenderError as exc:
+        log.warning("lines of CJK, Arabic, Thai or emoji will print as '?': %s", exc)
+        return
+    missing = script_fonts.missing_scripts()
+    if missing:
+        log.warning(
+            "no font for %s: such text prints as '?'; install %s or set %s",
+            ", ".join(missing),
+            script_fonts.SCRIPT_FONT_PACKAGES,
+            script_fonts.SCRIPT_FONTS_ENV,
+        )
+    problem = script_fonts.shaping_problem()
+    if problem:
+        log.warning("%s", problem)
+
+
 def _run(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     try:
@@ -183,6 +205,7 @@ def _serve(args: argparse.Namespace, state_dir: Path, creds: credentials.Credent
     log.info(
         "bridge %s (%s) → %s, printer %s", creds.name, creds.device_id, creds.server, args.printer
     )
+    _check_fonts()
 
     async def serve() -> str | None:
         async with BridgeRunner(

@@ -104,3 +104,18 @@ def cell_font() -> None:
         fonts.cell_font()
     except RenderError as exc:
         databases.require_service(f"a monospace font ({exc})", False)
+
+
+@pytest.fixture
+def script_fonts(cell_font: None) -> None:
+    """Fonts for the scripts no code page holds (Debian's fonts-noto-cjk, fonts-noto-core and
+    fonts-symbola) and Pillow's raqm layout with FriBidi. Locally a test that draws those scripts
+    skips without them; with CI=true they must be there (.ci/run installs them)."""
+    from bridge_agent.render import script_fonts
+
+    missing = script_fonts.missing_scripts()
+    problem = script_fonts.shaping_problem()
+    databases.require_service(
+        f"fonts and shaping for other scripts (missing: {missing or '-'}; {problem or 'raqm ok'})",
+        not missing and problem is None,
+    )

@@ -3,7 +3,9 @@
 Every command comes from python-escpos (``hw``, ``cashdraw``, ``set``, ``text``, ``qr``,
 ``image``, ``cut``); its ``MagicEncode`` picks and switches code pages (``ESC t n``) for the text.
 Styles are sent only when they change, starting from what ``ESC @`` leaves: left, normal size,
-no bold, no underline.
+no bold, no underline. A line holding text that no code page holds (CJK, Arabic, Thai, emoji...)
+is sent as a picture of the line (``GS v 0``), drawn by ``lines.line_picture`` exactly as the PNG
+draws it; the other lines of the ticket stay text.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bridge_agent.render.layout import (
     TextLine,
     layout_document,
 )
+from bridge_agent.render.lines import line_picture, printed_line
 from bridge_agent.render.profile import PROFILE_NAME, Paper
 
 DRAWER_PULSE = b"\x1b\x70\x00\x19\xfa"  # ESC p: pin 2, 25 x 2 ms on, 250 x 2 ms off
@@ -53,7 +56,7 @@ def encode_escpos(layout: Layout, *, drawer_pulse: bool = False) -> bytes:
         printer.cashdraw(_DRAWER_PULSE_SEQUENCE)
     style = PLAIN
     for item in layout.items:
-        style = _emit(printer, item, style)
+        style = _emit(printer, item, style, layout.paper)
     output: bytes = printer.output
     return output
 
@@ -74,10 +77,14 @@ def _printer(paper: Paper) -> Any:
     return printer
 
 
-def _emit(printer: Any, item: Item, style: Style) -> Style:
+def _emit(printer: Any, item: Item, style: Style, paper: Paper) -> Style:
     """Send one item; returns the style the printer is left in."""
     match item:
-        case TextLine(text=text, style=line_style):
+        case TextLine(text=text, style=line_style, breaks=breaks):
+            picture, text = printed_line(text, breaks)
+            if picture is not None:  # a raster line: the printer's text style does not apply
+                printer.image(line_picture(text, line_style, paper, breaks), center=False)
+                return style
             if text:  # an empty line only feeds: its style would change nothing on paper
                 _restyle(printer, style, line_style)
                 style = line_style

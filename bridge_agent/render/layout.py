@@ -16,7 +16,12 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from bridge_agent.render import graphics
-from bridge_agent.render.charset import REPLACEMENT_CHAR, printable, strip_controls
+from bridge_agent.render.charset import (
+    REPLACEMENT_CHAR,
+    needs_picture,
+    printable,
+    strip_controls,
+)
 from bridge_agent.render.errors import RenderError
 from bridge_agent.render.profile import Paper, paper_for
 from bridge_agent.render.wrap import row, wrap
@@ -77,6 +82,9 @@ class TextLine:
 
     text: str
     style: Style = PLAIN
+    # Offsets in ``text`` where another field starts (a row's padding, its right part): each
+    # field is its own bidi paragraph, so an Arabic dish never carries its price along.
+    breaks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,15 +175,29 @@ def _text(block: Mapping[str, Any], paper: Paper) -> list[Item]:
 
 def _row(block: Mapping[str, Any], paper: Paper) -> list[Item]:
     left = printable(_string(block, "left"))
-    right = printable(_string(block, "right"))
-    return [TextLine(line) for line in row(left, right, paper.columns)]
+    right = printable(_string(block, "right")).strip(" ")
+    lines = row(left, right, paper.columns)
+    return [TextLine(line, PLAIN, _row_breaks(line, right) if right else ()) for line in lines]
+
+
+def _row_breaks(line: str, right: str) -> tuple[int, ...]:
+    """Where a row line's padding and right part start, when the line ends with the right part."""
+    if not line.endswith(right):
+        return ()
+    head = line[: len(line) - len(right)]
+    left = head.rstrip(" ")
+    return tuple(offset for offset in (len(left), len(head)) if 0 < offset < len(line))
 
 
 def _rule(block: Mapping[str, Any], paper: Paper) -> list[Item]:
     given = strip_controls(_string(block, "char", "-"))
     char = printable(given)
-    if len(char) != 1 or (char == REPLACEMENT_CHAR and given != REPLACEMENT_CHAR):
-        char = "-"  # a control, invisible or unprintable character draws the default rule
+    if (
+        len(char) != 1
+        or needs_picture(char)
+        or (char == REPLACEMENT_CHAR and given != REPLACEMENT_CHAR)
+    ):
+        char = "-"  # a control, invisible or non-code-page character draws the default rule
     return [TextLine(char * paper.columns)]
 
 

@@ -1,7 +1,9 @@
 """Plain-text encoder: a Layout becomes what the paper shows, one string line per printed line.
 
 Alignment is applied here by padding (the printer does it with ESC a). Wide and double-size
-characters take two columns each, so they are shown spaced out: "C O C I N A". Bold, underline
+characters take two columns each, so they are shown spaced out: "C O C I N A". Text of other
+scripts is shown as it is (an ideograph takes two columns, as on paper); the PNG shows how the
+fonts draw it. Bold, underline
 and height cannot be shown in plain text. QR codes, barcodes and images become centred
 placeholders; a cut is a line of scissors. The blank lines python-escpos feeds before a cut, to
 bring the last line past the cutter, are left out.
@@ -26,6 +28,8 @@ from bridge_agent.render.layout import (
     TextLine,
     layout_document,
 )
+from bridge_agent.render.wrap import columns as text_columns
+from bridge_agent.render.wrap import grapheme_columns, graphemes
 
 ELLIPSIS = "…"
 
@@ -46,9 +50,10 @@ def encode_text(layout: Layout) -> str:
 def _lines(item: Item, columns: int) -> list[str]:
     match item:
         case TextLine(text=text, style=style):
+            width = text_columns(text)
             if style.size.double_width:
-                text = " ".join(text)
-            width = len(text) + (1 if style.size.double_width and text else 0)
+                text = "".join(g + " " * grapheme_columns(g) for g in graphemes(text)).rstrip(" ")
+                width *= 2
             return [_aligned(text, width, style.align, columns)]
         case Feed(lines=lines):
             return [""] * lines
@@ -76,6 +81,11 @@ def _aligned(text: str, width: int, align: Align, columns: int) -> str:
 
 def _placeholder(label: str, columns: int) -> str:
     text = f"[{printable(label)}]"
-    if len(text) > columns:
-        text = text[: columns - 2] + ELLIPSIS + "]"
-    return _aligned(text, len(text), Align.CENTER, columns)
+    if text_columns(text) > columns:
+        kept = ""
+        for cluster in graphemes(text):
+            if text_columns(kept + cluster) > columns - 2:
+                break
+            kept += cluster
+        text = kept + ELLIPSIS + "]"
+    return _aligned(text, text_columns(text), Align.CENTER, columns)

@@ -5,6 +5,8 @@ to the printed lines decoded from the ESC/POS bytes (``escpos_listing``), read a
 reads them: ``ESC a`` aligns a line in the 42/32-column grid (centred on the printable dots),
 ``ESC !`` bit 5 doubles the width and bit 4 the height. Pixels are checked where they matter:
 glyphs inside their cells, emphasis, underline, QR modules, barcode modules, image dots.
+A line that the ESC/POS path sends as a picture (text that no code page holds) is held equal to
+the PNG dot for dot, at the same height on the paper (``test_scripts``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import base64
 import io
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from PIL import Image
 
 from bridge_agent.render import RenderError, fonts, render_document, render_png
 from bridge_agent.render.layout import layout_document
+from bridge_agent.render.lines import printed_line
 from bridge_agent.render.profile import PROFILE_NAME, paper_for
 from bridge_agent.render.raster import (
     LINE_SPACING_DOTS,
@@ -74,7 +77,15 @@ class Printed:
     double_width: bool
     double_height: bool
     cell_lefts: tuple[int, ...]
-    top: int | None  # dots; None when graphics went before it (their height is not modelled)
+    top: int | None  # dots; None after a QR code or barcode (their height is not modelled)
+
+
+@dataclass(frozen=True)
+class Raster:
+    """A ``GS v 0`` picture as the printer prints it: where it starts and its dots."""
+
+    top: int | None
+    image: Image.Image = field(compare=False)
 
 
 def _codecs() -> dict[int, str]:
@@ -84,11 +95,18 @@ def _codecs() -> dict[int, str]:
 
 def printed_lines(data: bytes, paper_width_mm: int) -> list[Printed]:
     """The text lines the ESC/POS bytes print, placed in dots as the printer places them."""
+    return printed(data, paper_width_mm)[0]
+
+
+def printed(data: bytes, paper_width_mm: int) -> tuple[list[Printed], list[Raster]]:
+    """The text lines and the raster pictures the ESC/POS bytes print, placed in dots."""
     paper = paper_for(paper_width_mm)
     grid = paper.columns * CELL_W
     margin = (paper.dots - grid) // 2
     codecs = _codecs()
     lines: list[Printed] = []
+    rasters: list[Raster] = []
+    raster_rows: list[str] = []
     mode = align = page = 0
     bold = underline = False
     text = ""
@@ -126,9 +144,22 @@ def printed_lines(data: bytes, paper_width_mm: int) -> list[Printed]:
             text = ""
         elif command == "ESC d (feed lines)":
             top = None if top is None else top + int(argument) * LINE_SPACING_DOTS
-        elif entry.startswith(("GS v 0", "GS k", "GS ( k QR print")):
+        elif entry.startswith("GS v 0"):
+            width, height = (int(n) for n in entry.split()[-2].split("x"))
+            raster_rows = []
+            rasters.append(Raster(top, Image.new("1", (width, height), 255)))
+            top = None if top is None else top + height
+        elif entry.startswith("  "):  # a row of the last raster: "dot N: ##.#" or "(blank)"
+            first, _, pattern = entry.strip().partition(": ")
+            if pattern:
+                start = int(first.removeprefix("dot "))
+                for x, dot in enumerate(pattern, start):
+                    if dot == "#":
+                        rasters[-1].image.putpixel((x, len(raster_rows)), 0)
+            raster_rows.append(entry)
+        elif entry.startswith(("GS k", "GS ( k QR print")):
             top = None
-    return lines
+    return lines, rasters
 
 
 def raster_lines(document: Mapping[str, Any], paper_width_mm: int) -> list[Printed]:
@@ -136,9 +167,11 @@ def raster_lines(document: Mapping[str, Any], paper_width_mm: int) -> list[Print
     lines: list[Printed] = []
     graphics_before = False
     for item in placement.items:
-        if isinstance(item, PlacedBitmap) or (isinstance(item, PlacedText) and item.label):
+        if (isinstance(item, PlacedBitmap) and item.kind != "image") or (
+            isinstance(item, PlacedText) and item.label
+        ):
             graphics_before = True
-        if isinstance(item, PlacedText) and not item.label:
+        if isinstance(item, PlacedText) and not item.label and not is_picture_line(item.text):
             size = item.style.size
             lines.append(
                 Printed(
@@ -152,6 +185,11 @@ def raster_lines(document: Mapping[str, Any], paper_width_mm: int) -> list[Print
                 )
             )
     return lines
+
+
+def is_picture_line(text: str) -> bool:
+    """Whether the ESC/POS path sends this line as a picture (as ``lines.printed_line`` does)."""
+    return printed_line(text)[0] is not None
 
 
 @pytest.mark.parametrize("width", [80, 58])

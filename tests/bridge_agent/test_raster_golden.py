@@ -1,8 +1,9 @@
 """Whole tickets as PNGs against golden pictures, pixel for pixel, at 80 and 58 mm.
 
-The goldens are the pictures the README shows. They depend on the font (DejaVu Sans Mono from
-Debian's fonts-dejavu-core, which ``.ci/run`` installs). To regenerate them deliberately after
-a reviewed change:
+The goldens are the pictures the README shows. They depend on the fonts (DejaVu Sans Mono from
+Debian's fonts-dejavu-core; Noto CJK, Noto Sans Arabic/Hebrew/Thai and Symbola for the other
+scripts, which ``.ci/run`` installs) and on the FreeType, HarfBuzz and FriBidi that Pillow uses.
+To regenerate them deliberately after a reviewed change:
 
     PRINTRELAY_UPDATE_GOLDEN=1 .venv/bin/pytest tests/bridge_agent/test_raster_golden.py
 
@@ -19,10 +20,15 @@ import pytest
 from PIL import Image, ImageChops
 
 from bridge_agent.render import render_png
-from tests.bridge_agent.tickets import KITCHEN_TICKET, RECEIPT
+from tests.bridge_agent.tickets import (
+    KITCHEN_TICKET,
+    RECEIPT,
+    SCRIPT_SAMPLES,
+    SCRIPTS_TICKET,
+)
 
 # These draw text: without the font they skip locally, unless CI=true (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("cell_font")
+pytestmark = pytest.mark.usefixtures("script_fonts")
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("PRINTRELAY_UPDATE_GOLDEN") == "1"
@@ -31,6 +37,11 @@ CASES = {
     "receipt_58mm": (RECEIPT, 58),
     "kitchen_80mm": (KITCHEN_TICKET, 80),
     "kitchen_58mm": (KITCHEN_TICKET, 58),
+    # Issue 20's ticket, and one a script: drawn with Debian's fonts-noto-cjk, fonts-noto-core
+    # and fonts-symbola through Pillow's raqm.
+    "scripts_80mm": (SCRIPTS_TICKET, 80),
+    "scripts_58mm": (SCRIPTS_TICKET, 58),
+    **{f"script_{name}_80mm": (document, 80) for name, document in SCRIPT_SAMPLES.items()},
 }
 
 

@@ -23,6 +23,7 @@ from bridge_agent.render import (
     columns_for,
     render_document,
     render_job,
+    script_fonts,
 )
 from tests.bridge_agent.tickets import KITCHEN_TICKET, RECEIPT, png_base64
 
@@ -206,15 +207,27 @@ def test_euro_switches_to_a_code_page_that_has_it_and_back() -> None:
     assert out == INIT + CP437 + b"Total 5 " + b"\x1bt\x0f\xa4 " + CP437 + b"\x82" + LF
 
 
-def test_cjk_ideographs_degrade_to_question_marks() -> None:
-    out = render_document(doc({"type": "text", "text": "Ramen 拉面 é"}))
-    assert out == INIT + CP437 + b"Ramen ?? \x82" + LF
+@pytest.fixture
+def no_script_fonts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine with no font for other scripts (the cell font may still be there)."""
+    monkeypatch.setattr(script_fonts, "font_files", lambda: ())
+
+
+@pytest.mark.usefixtures("no_script_fonts")
+def test_without_a_font_ideographs_print_as_a_question_mark_a_column(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="bridge_agent.render.script_fonts"):
+        out = render_document(doc({"type": "text", "text": "Ramen 拉面 é"}))
+    assert out == INIT + CP437 + b"Ramen ???? \x82" + LF  # an ideograph takes two columns
     assert "拉面".encode("gb18030") not in out
+    assert "fonts-noto-cjk" in caplog.text and "PRINTRELAY_BRIDGE_SCRIPT_FONTS" in caplog.text
 
 
+@pytest.mark.usefixtures("no_script_fonts")
 def test_half_width_katakana_print_in_code_page_1() -> None:
     out = render_document(doc({"type": "text", "text": "ﾗｰﾒﾝ ラーメン"}))
-    assert out == INIT + b"\x1bt\x01\xd7\xb0\xd2\xdd ????" + LF
+    assert out == INIT + b"\x1bt\x01\xd7\xb0\xd2\xdd " + b"?" * 8 + LF
 
 
 def test_python_escpos_alone_would_send_gb18030() -> None:

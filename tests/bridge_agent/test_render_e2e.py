@@ -12,7 +12,7 @@ import pytest
 
 from tests.agents import TERMINAL, paired_station_bridge, start_agent, stop_agent, wait_status
 from tests.bridge_agent.printer_sim import PrinterSimulator
-from tests.bridge_agent.tickets import KITCHEN_TICKET, RECEIPT
+from tests.bridge_agent.tickets import KITCHEN_TICKET, RECEIPT, SCRIPTS_TICKET
 from tests.world import Tenant, World
 
 pytestmark = pytest.mark.slow
@@ -35,6 +35,7 @@ async def _printed_and_rendered(
     return printed, r.content
 
 
+@pytest.mark.usefixtures("script_fonts")  # 拉面 and issue 20's ticket print as pictures
 async def test_render_escpos_is_what_the_agent_sent_to_the_printer(
     server: str, rest: World, printer: PrinterSimulator, tmp_path: Path
 ) -> None:
@@ -44,6 +45,7 @@ async def test_render_escpos_is_what_the_agent_sent_to_the_printer(
         bodies: list[dict[str, Any]] = [
             {"document": KITCHEN_TICKET, "drawer_pulse": True},
             {"document": RECEIPT},
+            {"document": SCRIPTS_TICKET},
             {"raw": {"encoding": "base64", "data": base64.b64encode(RAW_BYTES).decode()}},
         ]
         for body in bodies:  # one at a time, so the printer holds one job's bytes
@@ -51,6 +53,8 @@ async def test_render_escpos_is_what_the_agent_sent_to_the_printer(
             printed, rendered = await _printed_and_rendered(rest, tenant, printer, job)
             assert rendered, job
             assert printed == rendered, job["id"]
+            if body.get("document") is SCRIPTS_TICKET:  # three dishes, three picture lines
+                assert printed.count(b"\x1dv0") == 3 and b"?" not in printed.split(b"\x1dv0")[0]
             printer.clear()
     finally:
         assert stop_agent(agent) == 0

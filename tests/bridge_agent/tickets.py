@@ -74,3 +74,62 @@ RECEIPT: dict[str, Any] = {
         {"type": "cut", "mode": "full"},
     ]
 }
+
+# The ticket of issue 20: none of it may print as "?".
+SCRIPTS_TICKET: dict[str, Any] = {
+    "blocks": [
+        {"type": "text", "text": "MESA 4", "align": "center", "size": "double", "bold": True},
+        {"type": "rule"},
+        {"type": "row", "left": "2x 宫保鸡丁", "right": "24.00"},
+        {"type": "row", "left": "1x شاورما دجاج", "right": "8.50"},
+        {"type": "row", "left": "1x ต้มยำกุ้ง", "right": "9.00"},
+        {"type": "rule"},
+        {"type": "text", "text": "Sin cacahuetes", "bold": True},
+        {"type": "cut"},
+    ]
+}
+
+# One ticket a script, for the golden PNGs: a heading, styles, a row with a price, wrapping.
+SCRIPT_SAMPLES: dict[str, dict[str, Any]] = {
+    "chinese": {
+        "blocks": [
+            {"type": "text", "text": "厨房 KITCHEN", "align": "center", "size": "double"},
+            {"type": "row", "left": "2x 宫保鸡丁", "right": "24.00"},
+            {"type": "row", "left": "1x 麻婆豆腐（不要辣）", "right": "18.00"},  # noqa: RUF001
+            {"type": "text", "text": "备注：" + "少油少盐，打包带走。" * 3},  # noqa: RUF001
+            {"type": "text", "text": "ラーメン 비빔밥", "bold": True},
+        ]
+    },
+    "arabic": {
+        "blocks": [
+            {"type": "text", "text": "المطبخ", "align": "center", "size": "double"},
+            {"type": "row", "left": "1x شاورما دجاج", "right": "8.50"},
+            {"type": "row", "left": "2x فلافل مع طحينة", "right": "6.00"},
+            {"type": "text", "text": "طاولة ١٢ — بدون بصل", "align": "right", "bold": True},
+        ]
+    },
+    "hebrew": {
+        "blocks": [
+            {"type": "text", "text": "מטבח", "align": "center", "size": "double"},
+            {"type": "row", "left": "1x שקשוקה", "right": "42.00"},
+            {"type": "row", "left": "2x פלאפל בפיתה", "right": "30.00"},
+            {"type": "text", "text": "שולחן 7, בלי בצל", "align": "right", "underline": True},
+        ]
+    },
+    "thai": {
+        "blocks": [
+            {"type": "text", "text": "ครัว", "align": "center", "size": "double"},
+            {"type": "row", "left": "1x ต้มยำกุ้ง", "right": "120.00"},
+            {"type": "row", "left": "2x ผัดไทยกุ้งสด", "right": "180.00"},
+            {"type": "text", "text": "ไม่ใส่ถั่วลิสง เผ็ดน้อย", "bold": True},
+        ]
+    },
+    "emoji": {
+        "blocks": [
+            {"type": "text", "text": "🍜 Noodle bar 🍜", "align": "center", "size": "double"},
+            {"type": "row", "left": "1x Ramen 🌶️🌶️", "right": "12.50"},
+            {"type": "row", "left": "1x Gyoza 🥟", "right": "6.00"},
+            {"type": "text", "text": "Allergy: peanuts 🥜 ⚠️", "bold": True},
+        ]
+    },
+}
