@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String, Uuid
+from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.types import utcnow
 from app.models.base import Base, str_enum, uuid_pk
-from app.models.enums import DeviceKind
+from app.models.enums import DeviceKind, PrinterState
 
 
 class Device(Base):
@@ -31,3 +31,8 @@ class Device(Base):
     # The manager key that unpaired it (a plain column, like job_events.actor_id: keys are
     # revoked, never deleted, and this is a record, not a relation).
     revoked_by_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)
+    # The last ``printer.status`` the device reported, and when; ``unknown``/null until then.
+    printer_state: Mapped[PrinterState] = mapped_column(
+        str_enum(PrinterState), default=PrinterState.UNKNOWN, server_default=text("'unknown'")
+    )
+    printer_state_at: Mapped[datetime | None] = mapped_column(default=None)
