@@ -149,10 +149,15 @@ async def touch(tx: Tx, device_ids: Collection[uuid.UUID], now: datetime) -> Non
 
 async def offline_if_silent(tx: Tx, cutoff: datetime, now: datetime) -> Sequence[Device]:
     """Devices marked online whose owner socket has not been heard from since ``cutoff``
-    (their server died without saying so) become offline."""
+    (their server died without saying so) become offline. CloudPRNT printers have no socket:
+    ``app.cloudprnt.service.offline_if_silent`` counts their missed polls instead."""
     stmt = (
         update(Device)
-        .where(Device.online.is_(True), Device.last_seen_at < cutoff)
+        .where(
+            Device.online.is_(True),
+            Device.last_seen_at < cutoff,
+            Device.kind != DeviceKind.CLOUDPRNT,
+        )
         .values(online=False)
         .returning(Device)
         .execution_options(synchronize_session=False, populate_existing=True)
