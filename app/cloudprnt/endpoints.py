@@ -124,9 +124,11 @@ async def poll(secret: str, request: Request, db: Db, settings: AppSettings) -> 
             asked.add(printer.id)
         job = result.job
         if job is None or result.media_types:
-            token = str(job.id) if job is not None else None
+            token = str(job.job_id) if job is not None else None
             return JSONResponse(protocol.poll_answer(token, result.media_types, result.ask))
-        await _fail(db, result.printer, job.id, protocol.UNSUPPORTED_MEDIA, settings.job_lease_s)
+        await _fail(
+            db, result.printer, job.job_id, protocol.UNSUPPORTED_MEDIA, settings.job_lease_s
+        )
     return JSONResponse(protocol.poll_answer(None, []))
 
 
@@ -163,7 +165,7 @@ async def fetch(secret: str, request: Request, db: Db, settings: AppSettings) ->
             offered = await repository.job_to_offer(tx, printer.tenant_id, printer.scope, utcnow())
         if offered is None:
             raise NotFound("No job is ready for this printer.")
-        job_id = offered.id
+        job_id = offered.job_id
     claim = JobUpdate.model_construct(status=JobStatus.SENT, epoch=printer.epoch)
     try:
         job = await hot_path.update_from_device(
@@ -172,7 +174,7 @@ async def fetch(secret: str, request: Request, db: Db, settings: AppSettings) ->
     except (AlreadyClaimed, InvalidTransition, StaleEpoch, NotFound) as exc:
         raise NotFound("No job is ready for this printer.") from exc
     media_type = _requested_type(request)
-    offered_types = service.media_types_for(job, printer.media_types)
+    offered_types = service.media_types_for(job.raw_data is not None, printer.media_types)
     if media_type is None and offered_types:
         media_type = offered_types[0]
     if media_type not in offered_types:
@@ -242,10 +244,10 @@ async def _confirm(secret: str, request: Request, db: Database, settings: Settin
         printer = await service.authenticate(tx, secret, _mac_param(request))
         job_id = _job_id(request)
         if job_id is None:  # a printer without job tokens: the job it holds
-            held = await repository.job_to_offer(tx, printer.tenant_id, printer.scope, utcnow())
-            if held is None or held.claimed_by != printer.id:
+            held = await repository.held_job(tx, printer.tenant_id, printer.id)
+            if held is None:
                 raise NotFound("This printer holds no job.")
-            job_id = held.id
+            job_id = held.job_id
     if protocol.printed(code):
         report = JobUpdate.model_construct(
             status=JobStatus.PRINTED, epoch=printer.epoch, error=None

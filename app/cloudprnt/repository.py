@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, select, update
@@ -69,27 +70,28 @@ async def set_client_answers(
         )
 
 
+_OFFER_COLUMNS = (PrintJob.id, PrintJob.raw_data.is_not(None))  # raw_data: never JSON null
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A job a printer's poll is offered: its id and whether it is raw bytes (no document)."""
+
+    job_id: uuid.UUID
+    raw: bool
+
+
 async def job_to_offer(
     tx: Tx, tenant_id: uuid.UUID, device: DeviceScope, now: datetime
-) -> PrintJob | None:
+) -> Offer | None:
     """The job a printer's poll is offered: the one it fetched and has not confirmed (it may
     fetch it again: guide, "Print failure or error"), else the oldest pending job in its
-    scope that has not expired."""
-    held = (
-        select(PrintJob)
-        .where(
-            PrintJob.tenant_id == tenant_id,
-            PrintJob.claimed_by == device.id,
-            PrintJob.status == JobStatus.SENT,
-        )
-        .order_by(PrintJob.created_at, PrintJob.id)
-        .limit(1)
-    )
-    job = (await tx.session.execute(held)).scalar_one_or_none()
-    if job is not None:
-        return job
+    scope that has not expired. Two columns, no ORM object: every poll runs this."""
+    held = await held_job(tx, tenant_id, device.id)
+    if held is not None:
+        return held
     pending = (
-        select(PrintJob)
+        select(*_OFFER_COLUMNS)
         .where(
             PrintJob.tenant_id == tenant_id,
             PrintJob.status == JobStatus.PENDING,
@@ -99,7 +101,24 @@ async def job_to_offer(
         .order_by(PrintJob.created_at, PrintJob.id)
         .limit(1)
     )
-    return (await tx.session.execute(pending)).scalar_one_or_none()
+    row = (await tx.session.execute(pending)).first()
+    return None if row is None else Offer(row[0], bool(row[1]))
+
+
+async def held_job(tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID) -> Offer | None:
+    """The oldest job the printer fetched (claimed) and has not confirmed."""
+    held = (
+        select(*_OFFER_COLUMNS)
+        .where(
+            PrintJob.tenant_id == tenant_id,
+            PrintJob.claimed_by == device_id,
+            PrintJob.status == JobStatus.SENT,
+        )
+        .order_by(PrintJob.created_at, PrintJob.id)
+        .limit(1)
+    )
+    row = (await tx.session.execute(held)).first()
+    return None if row is None else Offer(row[0], bool(row[1]))
 
 
 async def online_printers_silent_since(tx: Tx, cutoff: datetime) -> Sequence[Device]:

@@ -19,14 +19,14 @@ from app.auth.principals import DeviceScope, Principal, PrincipalKind
 from app.auth.secrets import hash_secret, new_cloudprnt_secret
 from app.cloudprnt import protocol, repository
 from app.cloudprnt.protocol import Poll
+from app.cloudprnt.repository import Offer
 from app.db import Tx, utcnow
 from app.devices import repository as devices_repository
 from app.devices import service as devices
 from app.errors import Forbidden, Unauthorized
 from app.events import DeviceStatusChanged
 from app.locations.service import require_location, require_station
-from app.models import Device, DeviceKind, PrintJob
-from app.print_jobs.records import JobView
+from app.models import Device, DeviceKind
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def _with_mac(printer: Printer, mac: str) -> Printer:
 @dataclass(frozen=True, slots=True)
 class PollResult:
     printer: Printer
-    job: PrintJob | None
+    job: Offer | None
     media_types: list[str]  # the job's, in the printer's terms; empty: none fits
     ask: list[str]  # client actions to ask instead of offering the job
 
@@ -186,13 +186,13 @@ async def poll(tx: Tx, printer: Printer, body: Poll, ask_allowed: bool) -> PollR
     if body.printing_in_progress:  # the guide: jobReady is ignored while it prints
         return PollResult(printer, None, [], [])
     job = await repository.job_to_offer(tx, printer.tenant_id, printer.scope, utcnow())
-    return PollResult(printer, job, media_types_for(job, media) if job else [], [])
+    return PollResult(printer, job, media_types_for(job.raw, media) if job else [], [])
 
 
-def media_types_for(job: JobView, encodings: str | None) -> list[str]:
+def media_types_for(raw: bool, encodings: str | None) -> list[str]:
     """The media types a job is offered in: a PNG of a document, the printer's command
     language for raw bytes (none: the job cannot be printed here)."""
-    if job.document is not None:
+    if not raw:
         return [protocol.PNG]
     command = protocol.command_media_type(encodings)
     return [command] if command is not None else []
