@@ -3,12 +3,14 @@ against a real server, on SQLite and on PostgreSQL + Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
 
 from tests.cloudprnt.conftest import Server
@@ -21,6 +23,9 @@ from tests.cloudprnt.printer_sim import (
 )
 from tests.realtime.clients import bridge, watcher
 from tests.world import Tenant, World, assert_error
+
+# The server draws PNGs: it needs the renderer's font (skipped locally without it).
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cell_font")]
 
 DRAWER_TICKET: dict[str, Any] = {
     "blocks": [
@@ -380,5 +385,40 @@ async def test_polls_are_rate_limited_per_printer(tmp_path: Path) -> None:
             assert limited and int(answers[5].headers["retry-after"]) >= 1
             b = CloudPrntPrinter(client, url_b, mac="00:11:62:00:00:0b")
             assert (await b.post()).status_code == 200
+    finally:
+        process.stop()
+
+
+async def test_a_fetched_job_never_confirmed_is_unconfirmed_at_the_lease(tmp_path: Path) -> None:
+    """A separate server with a one-second lease: the printer fetches and goes silent about
+    it; the sweeper makes the job ``unconfirmed`` and the printer is not offered it again."""
+    from tests.cloudprnt.conftest import CLOUDPRNT_SERVER_ENV
+    from tests.servers import ServerProcess
+
+    process = ServerProcess(
+        f"sqlite:///{tmp_path / 'lease.db'}",
+        cwd=tmp_path,
+        extra_env={**CLOUDPRNT_SERVER_ENV, "PRINTRELAY_JOB_LEASE_S": "1"},
+    )
+    base = process.start()
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            world = World(client, app=None)
+            tenant = await world.tenant()
+            location = await tenant.location()
+            _, url = await add_printer(world, tenant, location)
+            printer = CloudPrntPrinter(client, url)
+            await printer.poll_until_settled()
+            job = await tenant.job(location)
+            token = (await printer.poll())["jobToken"]
+            assert (await printer.fetch("image/png", token)).status_code == 200
+            async with asyncio.timeout(30):  # a ceiling, not a measurement
+                while (await job_of(world, tenant, job["id"]))["status"] == "sent":
+                    await printer.poll()  # still polling, never confirming
+            assert (await job_of(world, tenant, job["id"]))["status"] == "unconfirmed"
+            assert await printer.poll() == {"jobReady": False}
+            late = await printer.confirm("200 OK", token)
+            assert_error(late, 404, "not_found")  # too late: a person decides (reprint)
+            assert (await job_of(world, tenant, job["id"]))["status"] == "unconfirmed"
     finally:
         process.stop()

@@ -18,7 +18,8 @@ from tests.realtime.conftest import redis_reachable
 from tests.servers import ServerProcess
 from tests.world import World
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# The server draws PNGs: it needs the renderer's font (skipped locally without it).
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.usefixtures("cell_font")]
 
 JOBS = 1000
 RACE_LIMIT_S = 60
