@@ -93,9 +93,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backlog-per-bridge", type=int, default=1)
     p.add_argument("--render-iterations", type=int, default=500)
     p.add_argument(
-        "--cloudprnt-printers", type=int, default=50, help="printers (cloudprnt latency)"
+        "--cloudprnt-printers", type=int, default=100, help="printers (cloudprnt latency)"
     )
-    p.add_argument("--cloudprnt-jobs", type=int, default=100, help="jobs per polling interval")
+    p.add_argument("--cloudprnt-jobs", type=int, default=60, help="jobs per polling interval")
     p.add_argument(
         "--cloudprnt-idle-printers", type=int, default=200, help="printers (CPU per poll)"
     )

@@ -4,7 +4,7 @@ Two figures (issue 22):
 
 - submit -> printed latency at a 1 s and a 5 s polling interval: ``--cloudprnt-printers``
   printers (one per station) poll at the interval, each from its own phase, as printers do;
-  a POS submits a job to a random station at random moments, one job per printer every four
+  a POS submits a job to a random station at random moments, one job per printer every ten
   intervals on average; a job is printed when the printer's DELETE (``code=200 OK``) is
   answered. The printer fetches at its next poll and
   confirms at once (a real printer adds its printing time before the DELETE).
@@ -36,7 +36,7 @@ TICKET = {
     ]
 }
 POLL_BODY = {"statusCode": "200%20OK", "status": "23 86 00 00 00 00 00 00 00"}
-JOBS_PER_PRINTER_POLL = 4  # polls per job a printer gets, on average (1 / load)
+JOBS_PER_PRINTER_POLL = 10  # polls per job a printer gets, on average (1 / load)
 # What the printers answer to the server's client actions (an mC-Print3's Encodings).
 ENCODINGS = "image/png; image/jpeg; application/vnd.star.starprnt; text/plain"
 
@@ -140,8 +140,9 @@ async def _latency(
     by_station = dict(printers)
     pos = bearer(world.pos_secrets[0])
     jobs = opts.cloudprnt_jobs
-    # Jobs at random moments (a printer's phase is not the job's), a quarter of a job per
-    # printer per interval on average: the figure is the wait for a poll, not a queue.
+    # Jobs at random moments (a printer's phase is not the job's), a tenth of a job per
+    # printer per interval on average: the figure is the wait for a poll, hardly ever for a
+    # job before it (a printer takes one job a poll).
     window_s = max(2 * interval_s, jobs * interval_s * JOBS_PER_PRINTER_POLL / len(printers))
     for _ in range(jobs):
         station = random.choice(list(by_station))  # noqa: S311
