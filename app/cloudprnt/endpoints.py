@@ -107,16 +107,14 @@ def _asked(request: Request) -> set[uuid.UUID]:
 @printer_router.post("/{secret}")
 async def poll(secret: str, request: Request, db: Db, settings: AppSettings) -> JSONResponse:
     await _admit(request, secret)
-    try:
-        body = Poll.model_validate_json(await request.body())
-    except ValidationError as exc:
-        first = exc.errors()[0] if exc.errors() else None
-        where = ".".join(str(p) for p in first["loc"]) if first else "body"
-        raise ValidationFailed(f"{where}: {error_message(first) if first else 'invalid'}") from exc
+    raw = await request.body()
+    body: Poll | None = None
     asked = _asked(request)
     for _ in range(MAX_UNPRINTABLE_PER_POLL):
         async with db.transaction() as tx:
-            printer = await service.authenticate(tx, secret, body.printer_mac)
+            printer = await service.find_printer(tx, secret)  # 401 before the body's 422
+            body = body or _poll_body(raw)
+            printer = await service.pin_mac(tx, printer, body.printer_mac)
             result = await service.poll(tx, printer, body, ask_allowed=printer.id not in asked)
         if result.printer.online and printer.online:
             request.app.state.realtime.heard_from.add(printer.id)  # batched last_seen_at
@@ -130,6 +128,15 @@ async def poll(secret: str, request: Request, db: Db, settings: AppSettings) -> 
             db, result.printer, job.job_id, protocol.UNSUPPORTED_MEDIA, settings.job_lease_s
         )
     return JSONResponse(protocol.poll_answer(None, []))
+
+
+def _poll_body(raw: bytes) -> Poll:
+    try:
+        return Poll.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0] if exc.errors() else None
+        where = ".".join(str(p) for p in first["loc"]) if first else "body"
+        raise ValidationFailed(f"{where}: {error_message(first) if first else 'invalid'}") from exc
 
 
 async def _fail(
@@ -238,10 +245,10 @@ async def confirm(secret: str, request: Request, db: Db, settings: AppSettings) 
 async def _confirm(secret: str, request: Request, db: Database, settings: Settings) -> Response:
     """``code=200 OK`` (or ``OK``): printed; any other code: failed with that code."""
     code = request.query_params.get("code")
-    if not code:
-        raise ValidationFailed("query.code: the printer's status code is required")
     async with db.transaction() as tx:
         printer = await service.authenticate(tx, secret, _mac_param(request))
+        if not code:
+            raise ValidationFailed("query.code: the printer's status code is required")
         job_id = _job_id(request)
         if job_id is None:  # a printer without job tokens: the job it holds
             held = await repository.held_job(tx, printer.tenant_id, printer.id)

@@ -101,15 +101,26 @@ async def create_printer(
 
 async def authenticate(tx: Tx, secret: str, mac: str | None) -> Printer:
     """The printer of a URL secret, if ``mac`` is its MAC (recorded at its first poll)."""
+    return await pin_mac(tx, await find_printer(tx, secret), mac)
+
+
+async def find_printer(tx: Tx, secret: str) -> Printer:
+    """The printer of a URL secret (401 for anything else), its MAC not checked yet."""
     device = await repository.printer_by_secret_hash(tx, hash_secret(secret))
     if device is None:
         raise Unauthorized("Unknown or unpaired CloudPRNT printer.")
-    printer = Printer.of(device)
+    return Printer.of(device)
+
+
+async def pin_mac(tx: Tx, printer: Printer, mac: str | None) -> Printer:
+    """The printer, if ``mac`` is its MAC: the first MAC it is seen with is recorded (one
+    conditional UPDATE); any other is refused (403) and logged."""
     if mac is None:
         raise Forbidden("Name the printer's MAC address (mac=).")
     if printer.mac is None:
         recorded = await repository.record_mac(tx, printer.tenant_id, printer.id, mac)
-        printer = Printer.of(device) if recorded is None else _with_mac(printer, recorded)
+        if recorded is not None:
+            printer = _with_mac(printer, recorded)
     if printer.mac != mac:
         # A leaked URL is not a second printer. MACs are printed on labels: no secret.
         log.warning(

@@ -4,6 +4,7 @@ when it is set, and only the secret's hash is stored."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 import pytest
 from sqlalchemy import select
@@ -35,7 +36,8 @@ async def test_the_url_starts_with_the_public_url_and_its_secret_is_stored_hashe
     assert url.startswith("https://print.example.com/cloudprnt/prc_")
     secret = url.rsplit("/", 1)[1]
     async with world.app.state.db.transaction() as tx:
-        row = (await tx.session.execute(select(Device))).scalar_one()
+        stmt = select(Device).where(Device.id == uuid.UUID(r.json()["device"]["id"]))
+        row = (await tx.session.execute(stmt)).scalar_one()
     assert row.token_hash == hashlib.sha256(secret.encode()).digest()
     assert secret not in repr(row.__dict__)
     assert row.cloudprnt_mac is None and row.printer_state.value == "unknown"

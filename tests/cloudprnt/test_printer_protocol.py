@@ -329,6 +329,10 @@ async def test_unknown_and_unpaired_printers_are_refused(server: Server, rest: W
     for wrong in ("prc_never-issued", "prd_" + "x" * 43, "anything"):
         stranger = CloudPrntPrinter(rest.client, f"{base}/{wrong}")
         assert_error(await stranger.post(), 401, "unauthorized")
+    garbage = await rest.client.post(f"{base}/prc_never-issued", content=b"{not json")
+    assert_error(garbage, 401, "unauthorized")  # who it is first, then what it sent
+    no_code = await rest.client.delete(f"{base}/prc_never-issued?mac={printer.mac}")
+    assert_error(no_code, 401, "unauthorized")
     bridge_device = await tenant.device(location)  # a bridge's token is not a printer's URL
     stranger = CloudPrntPrinter(rest.client, f"{base}/{bridge_device.token}")
     assert_error(await stranger.post(), 401, "unauthorized")
