@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field, computed_field
 
@@ -10,11 +11,14 @@ from app.models import DeviceKind, PrinterState
 from app.models.enums import ActorKind
 from app.schemas_common import Input, Name, Output
 
+# The kinds a pairing code makes; a CloudPRNT printer is added with POST /v1/cloudprnt-printers.
+PairingKind = Literal[DeviceKind.PRINT_BRIDGE, DeviceKind.WEB_BRIDGE]
+
 
 class PairingCodeCreate(Input):
     location_id: uuid.UUID
     station_id: uuid.UUID | None = None
-    kind: DeviceKind
+    kind: PairingKind
 
 
 class PairingCodeOut(Output):

@@ -77,3 +77,15 @@ def test_the_access_log_never_shows_a_printers_url_secret() -> None:
     record.args = ("127.0.0.1:5", "POST", f"/cloudprnt/{secret}", "1.1", 200)
     RedactSecrets().filter(record)
     assert secret not in record.getMessage() and "/cloudprnt/prc_[redacted]" in record.getMessage()
+
+
+def test_a_pairing_code_never_makes_a_cloudprnt_device() -> None:
+    """Printers come from POST /v1/cloudprnt-printers (a URL secret), never from a code."""
+    from pydantic import ValidationError
+
+    from app.devices.schemas import PairingCodeCreate
+
+    base = {"location_id": "00000000-0000-0000-0000-000000000001"}
+    assert PairingCodeCreate.model_validate({**base, "kind": "web_bridge"}).kind == "web_bridge"
+    with pytest.raises(ValidationError):
+        PairingCodeCreate.model_validate({**base, "kind": "cloudprnt"})
