@@ -164,30 +164,31 @@ async def fetch(secret: str, request: Request, db: Db, settings: AppSettings) ->
     await _admit(request, secret)
     if "delete" in request.query_params:  # deleteMethod GET: a confirmation
         return await _confirm(secret, request, db, settings)
+    job_id = _job_id(request)
     async with db.transaction() as tx:
         printer = await service.authenticate(tx, secret, _mac_param(request))
-    job_id = _job_id(request)
-    if job_id is None:  # a printer without job tokens: the job its poll was offered
-        async with db.transaction() as tx:
-            offered = await repository.job_to_offer(tx, printer.tenant_id, printer.scope, utcnow())
-        if offered is None:
-            raise NotFound("No job is ready for this printer.")
-        job_id = offered.job_id
-    claim = JobUpdate.model_construct(status=JobStatus.SENT, epoch=printer.epoch)
-    try:
-        job = await hot_path.update_from_device(
-            db, printer.principal, job_id, claim, settings.job_lease_s
-        )
-    except (AlreadyClaimed, InvalidTransition, StaleEpoch, NotFound) as exc:
-        raise NotFound("No job is ready for this printer.") from exc
+        if job_id is None:  # a printer without job tokens: the job its poll was offered
+            offer = await repository.job_to_offer(tx, printer.tenant_id, printer.scope, utcnow())
+        else:
+            offer = await repository.visible_job(tx, printer.tenant_id, printer.scope, job_id)
+    if offer is None:
+        raise NotFound("No job is ready for this printer.")
+    # The type first: a request for a type the job is not served in changes nothing.
     media_type = _requested_type(request)
-    offered_types = service.media_types_for(job.raw_data is not None, printer.media_types)
+    offered_types = service.media_types_for(offer.raw, printer.media_types)
     if media_type is None and offered_types:
         media_type = offered_types[0]
-    if media_type not in offered_types:
+    if media_type is None or media_type not in offered_types:
         raise UnsupportedMedia(
             f"This job is served as {', '.join(offered_types) or 'nothing this printer prints'}."
         )
+    claim = JobUpdate.model_construct(status=JobStatus.SENT, epoch=printer.epoch)
+    try:
+        job = await hot_path.update_from_device(
+            db, printer.principal, offer.job_id, claim, settings.job_lease_s
+        )
+    except (AlreadyClaimed, InvalidTransition, StaleEpoch, NotFound) as exc:
+        raise NotFound("No job is ready for this printer.") from exc
     return await _job_response(request, printer, job, media_type, settings.job_lease_s, db)
 
 

@@ -16,7 +16,7 @@ from app.auth.principals import DeviceScope
 from app.cloudprnt.protocol import DEFAULT_POLL_INTERVAL_S
 from app.db import Tx
 from app.models import Device, DeviceKind, JobStatus, PrintJob
-from app.print_jobs.repository import in_device_scope
+from app.print_jobs.repository import in_device_scope, visible_to_device
 
 
 async def printer_by_secret_hash(tx: Tx, secret_hash: bytes) -> Device | None:
@@ -102,6 +102,17 @@ async def job_to_offer(
         .limit(1)
     )
     row = (await tx.session.execute(pending)).first()
+    return None if row is None else Offer(row[0], bool(row[1]))
+
+
+async def visible_job(
+    tx: Tx, tenant_id: uuid.UUID, device: DeviceScope, job_id: uuid.UUID
+) -> Offer | None:
+    """A job the printer may see (in its scope, or claimed by it), as a poll offers it."""
+    stmt = select(*_OFFER_COLUMNS).where(
+        PrintJob.id == job_id, PrintJob.tenant_id == tenant_id, visible_to_device(device)
+    )
+    row = (await tx.session.execute(stmt)).first()
     return None if row is None else Offer(row[0], bool(row[1]))
 
 

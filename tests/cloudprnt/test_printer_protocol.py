@@ -180,6 +180,11 @@ async def test_a_failure_code_fails_the_job_with_that_code(server: Server, rest:
     assert (await job_of(rest, tenant, second["id"]))["status"] == "sent"
     # A picture job asked for as another type is 415, and stays the printer's.
     assert_error(await printer.fetch("text/plain", token), 415, "unsupported_media")
+    assert (await job_of(rest, tenant, second["id"]))["status"] == "sent"
+    # A pending job asked for in a type it is not served in is 415 and is not claimed.
+    third = await tenant.job(location, station)
+    assert_error(await printer.fetch("text/plain", third["id"]), 415, "unsupported_media")
+    assert (await job_of(rest, tenant, third["id"]))["status"] == "pending"
 
 
 async def test_raw_jobs_go_in_the_printers_command_language_or_fail(
