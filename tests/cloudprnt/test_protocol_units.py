@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from app.cloudprnt import protocol
-from app.models import PrinterState
+from app.models import DeviceKind, PrinterState
 from app.serving import RedactSecrets, redact_secrets
 
 
@@ -86,6 +86,7 @@ def test_a_pairing_code_never_makes_a_cloudprnt_device() -> None:
     from app.devices.schemas import PairingCodeCreate
 
     base = {"location_id": "00000000-0000-0000-0000-000000000001"}
-    assert PairingCodeCreate.model_validate({**base, "kind": "web_bridge"}).kind == "web_bridge"
+    made = PairingCodeCreate.model_validate({**base, "kind": "web_bridge"})
+    assert made.kind is DeviceKind.WEB_BRIDGE
     with pytest.raises(ValidationError):
         PairingCodeCreate.model_validate({**base, "kind": "cloudprnt"})
