@@ -23,7 +23,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.add_column(sa.Column("cloudprnt_mac", sa.String(length=17), nullable=True))
-        batch_op.add_column(sa.Column("cloudprnt_poll_interval_s", sa.SmallInteger(), nullable=True))
+        batch_op.add_column(
+            sa.Column("cloudprnt_poll_interval_s", sa.SmallInteger(), nullable=True)
+        )
         batch_op.add_column(
             sa.Column("cloudprnt_media_types", sa.String(length=500), nullable=True)
         )

@@ -161,6 +161,8 @@ async def test_a_failure_code_fails_the_job_with_that_code(server: Server, rest:
     printer = CloudPrntPrinter(rest.client, url)
     await printer.poll_until_settled()
     job = await tenant.job(location, station)
+    busy = await printer.post(printing=True)  # the guide: jobReady is ignored while printing
+    assert busy.status_code == 200 and busy.json() == {"jobReady": False}
     ready = await printer.poll()
     fetched = await printer.fetch(None, ready["jobToken"])  # no type: the server's choice
     assert fetched.headers["content-type"] == "image/png"
