@@ -25,7 +25,7 @@ from tests.realtime.clients import bridge, watcher
 from tests.world import Tenant, World, assert_error
 
 # The server draws PNGs: it needs the renderer's font (skipped locally without it).
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cell_font")]
+pytestmark = pytest.mark.usefixtures("cell_font")
 
 DRAWER_TICKET: dict[str, Any] = {
     "blocks": [
