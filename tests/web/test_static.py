@@ -79,6 +79,9 @@ async def test_docs_load_only_from_this_server(web: httpx.AsyncClient) -> None:
     [
         ("/bridge/", "text/html"),
         ("/bridge/bridge.js", "text/javascript"),
+        ("/console/", "text/html"),
+        ("/console/console.js", "text/javascript"),
+        ("/console/console.css", "text/css"),
         ("/sdk/printrelay.js", "text/javascript"),
         ("/web/printrelay.css", "text/css"),
     ],
@@ -97,7 +100,9 @@ async def test_pages_and_modules_carry_their_policy(
 async def test_pages_name_no_other_origin(web: httpx.AsyncClient) -> None:
     sdk = [f"/sdk/{p.name}" for p in (STATIC_DIR / "sdk").glob("*.js")]
     assert len(sdk) == 4
-    for path in ("/bridge/", "/bridge/bridge.js", *sdk, "/web/printrelay.css"):
+    console = [f"/console/{p.name}" for p in (STATIC_DIR / "console").glob("*.*")]
+    assert len(console) == 5  # index.html, console.js, dialogs.js, text.js, console.css
+    for path in ("/bridge/", "/bridge/bridge.js", *sdk, *console, "/web/printrelay.css"):
         text = (await web.get(path)).text
         assert re.findall(r"https?://", text) == [], path
 
