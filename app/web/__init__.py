@@ -17,9 +17,11 @@ from starlette.types import Scope
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 # Pages and modules come from this server only; sockets go back to it (same origin). No inline
-# script or style, no framing (a page that pairs printers must not be clickjacked).
+# script or style, no framing (a page that pairs printers must not be clickjacked). Images may
+# be blob: URLs: the console shows the PNGs it fetched with its key (a receipt, a QR code) that
+# way, since an <img src> cannot send the Authorization header.
 PAGE_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
