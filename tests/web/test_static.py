@@ -101,7 +101,7 @@ async def test_pages_name_no_other_origin(web: httpx.AsyncClient) -> None:
     sdk = [f"/sdk/{p.name}" for p in (STATIC_DIR / "sdk").glob("*.js")]
     assert len(sdk) == 4
     console = [f"/console/{p.name}" for p in (STATIC_DIR / "console").glob("*.*")]
-    assert len(console) == 5  # index.html, console.js, dialogs.js, text.js, console.css
+    assert len(console) == 7  # index.html, console.css and five modules
     for path in ("/bridge/", "/bridge/bridge.js", *sdk, *console, "/web/printrelay.css"):
         text = (await web.get(path)).text
         assert re.findall(r"https?://", text) == [], path

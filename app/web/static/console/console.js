@@ -1,20 +1,23 @@
 // The manager console: sign in with a manager key, then one location's stations and their
 // bridges, pairing (Connect printer), Unpair, the live job list with Reprint and a receipt
 // preview, and a monitor of the location's devices. Everything it says to the server goes
-// through the SDK; the pairing and unpair dialogs live in dialogs.js.
-import { Client, PrintrelayError } from "/sdk/printrelay.js";
+// through the SDK; the dialogs live in dialogs.js, the job list and preview in jobs.js.
+import { Client } from "/sdk/printrelay.js";
 import { openConnectDialog, openUnpairDialog } from "./dialogs.js";
+import {
+  MAX_JOBS_SHOWN,
+  keepJob,
+  onJob,
+  renderJobs,
+  showJobsOf,
+  tickAges,
+} from "./jobs.js";
 import { currentLanguage, setLanguage, t, translateDocument } from "./text.js";
+import { $, announce, el, explain, say, short, timeOf } from "./ui.js";
 
 const KEY_STORAGE = "printrelay:console:api-key"; // sessionStorage: gone when the tab closes
-const MAX_JOBS_SHOWN = 50;
 const MAX_MONITOR_LINES = 50;
 const AGE_TICK_MS = 5_000;
-const REPRINTABLE = new Set(["failed", "unconfirmed"]);
-const NEEDS_A_PERSON = new Set(["failed", "unconfirmed", "expired"]);
-
-const $ = (id) => document.getElementById(id);
-const short = (id) => id.slice(0, 8);
 
 let client = null;
 let watch = null;
@@ -22,39 +25,6 @@ let locations = [];
 let locationId = null;
 let stations = [];
 const devices = new Map(); // id -> Device
-const jobs = new Map(); // id -> Job
-let previewUrl = null;
-
-function say(text) {
-  $("message").textContent = text;
-}
-
-function announce(text) {
-  $("announce").textContent = text;
-}
-
-function explain(err) {
-  return err instanceof PrintrelayError ? `${err.message} (${err.code})` : err.message;
-}
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(props)) {
-    if (name === "dataset") Object.assign(node.dataset, value);
-    else if (name in node) node[name] = value;
-    else node.setAttribute(name, value);
-  }
-  node.append(...children.filter((child) => child !== null && child !== undefined));
-  return node;
-}
-
-function timeOf(iso) {
-  return new Date(iso).toLocaleTimeString(currentLanguage());
-}
-
-function age(iso) {
-  return t("ago", Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)));
-}
 
 // -- signing in and out ----------------------------------------------------------------------
 
@@ -92,10 +62,8 @@ function signOut() {
   locationId = null;
   sessionStorage.removeItem(KEY_STORAGE);
   devices.clear();
-  jobs.clear();
-  clearPreview();
+  showJobsOf(null, null, stationName);
   $("stations").replaceChildren();
-  $("jobs").replaceChildren();
   $("monitor").replaceChildren();
   $("console-section").hidden = true;
   $("sign-out").hidden = true;
@@ -110,8 +78,7 @@ function openLocation(id) {
   locationId = id;
   $("location").value = id;
   devices.clear();
-  jobs.clear();
-  clearPreview();
+  showJobsOf(client, id, stationName);
   $("monitor").replaceChildren();
   showWatchState("connecting");
   // Live first, then the REST snapshot (again after every reconnect: events are at most once).
@@ -234,7 +201,11 @@ function deviceRow(device) {
       dataset: { state: device.online ? "connected" : "unpaired" },
       textContent: device.online ? t("online") : t("offline"),
     }),
-    el("span", { className: "printer-state", textContent: t("printerState", device.printer_state) }),
+    el("span", {
+      className: "printer-state",
+      dataset: { state: device.printer_state ?? "unknown" },
+      textContent: t("printerState", t(`printer_${device.printer_state ?? "unknown"}`)),
+    }),
     el("span", { className: "muted last-seen", textContent: t("lastSeen", seen) }),
     unpair,
   );
@@ -268,122 +239,40 @@ function log(text) {
   while ($("monitor").children.length > MAX_MONITOR_LINES) $("monitor").lastElementChild.remove();
 }
 
-async function onDevice({ device_id: id, online }) {
-  const known = devices.get(id);
-  if (known) {
-    known.online = online;
-    renderDevices();
+/** The device an event names; a device paired since the last listing is fetched first. */
+async function deviceFor(id) {
+  if (!devices.has(id)) {
+    try {
+      await refreshDevices();
+    } catch (err) {
+      say(explain(err));
+    }
   }
-  try {
-    await refreshDevices(); // a new pairing, and last_seen_at
-  } catch (err) {
-    say(explain(err));
-  }
-  const name = devices.get(id)?.name ?? known?.name ?? short(id);
-  log(online ? t("deviceOnline", name) : t("deviceOffline", name));
+  return devices.get(id);
 }
 
-function onPrinter({ device_id: id, state }) {
-  const device = devices.get(id);
+async function onDevice({ device_id: id, online }) {
+  const device = await deviceFor(id);
+  log(online ? t("deviceOnline", device?.name ?? short(id)) : t("deviceOffline", device?.name ?? short(id)));
+  if (device) {
+    device.online = online;
+    device.last_seen_at = new Date().toISOString(); // it was there a moment ago
+    renderDevices();
+  }
+}
+
+async function onPrinter({ device_id: id, state }) {
+  const device = await deviceFor(id);
+  log(t("printerChanged", device?.name ?? short(id), t(`printer_${state}`)));
   if (device) {
     device.printer_state = state;
     renderDevices();
   }
-  log(t("printerChanged", device?.name ?? short(id), state));
 }
 
-function onJob(job) {
-  if (job.location_id !== locationId) return;
-  keepJob(job);
-  renderJobs();
-  if (NEEDS_A_PERSON.has(job.status)) announce(t("jobChanged", short(job.id), t(`status_${job.status}`)));
-}
-
-function keepJob(job) {
-  const known = jobs.get(job.id);
-  if (!known || Date.parse(job.updated_at) >= Date.parse(known.updated_at)) jobs.set(job.id, job);
-}
-
-// -- the job list and the preview ------------------------------------------------------------
 
 function stationName(id) {
   return id ? (stations.find((s) => s.id === id)?.name ?? short(id)) : t("noStation");
-}
-
-function renderJobs() {
-  const newest = [...jobs.values()]
-    .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at))
-    .slice(0, MAX_JOBS_SHOWN);
-  for (const job of jobs.values()) if (!newest.includes(job)) jobs.delete(job.id);
-  $("jobs").replaceChildren(...newest.map(jobRow));
-  $("no-jobs").hidden = newest.length > 0;
-}
-
-function jobRow(job) {
-  const open = el("button", { type: "button", className: "link", textContent: short(job.id) });
-  open.addEventListener("click", () => showPreview(job));
-  let reprint = null;
-  if (REPRINTABLE.has(job.status)) {
-    reprint = el("button", { type: "button", className: "secondary small", textContent: t("reprint") });
-    reprint.setAttribute("aria-describedby", `job-${job.id}`);
-    reprint.addEventListener("click", () => reprintJob(job));
-  }
-  const statusText = t(`status_${job.status}`) + (job.error ? ` — ${job.error}` : "");
-  return el(
-    "tr",
-    { id: `job-${job.id}`, dataset: { jobId: job.id, status: job.status } },
-    el("td", {}, open),
-    el("td", { textContent: stationName(job.station_id) }),
-    el("td", {}, el("span", { className: "status", dataset: { status: job.status }, textContent: statusText })),
-    el("td", { className: "age", dataset: { created: job.created_at }, textContent: age(job.created_at) }),
-    el("td", {}, reprint),
-  );
-}
-
-async function reprintJob(job) {
-  try {
-    const copy = await client.reprintJob(job.id);
-    keepJob(copy);
-    renderJobs();
-    announce(t("reprinted", short(copy.id)));
-    say("");
-  } catch (err) {
-    say(explain(err));
-  }
-}
-
-function clearPreview() {
-  if (previewUrl) URL.revokeObjectURL(previewUrl);
-  previewUrl = null;
-  $("preview-image").hidden = true;
-  $("preview-image").removeAttribute("src");
-  $("preview-text").hidden = true;
-  $("preview-empty").hidden = false;
-}
-
-async function showPreview(job) {
-  clearPreview();
-  $("preview-empty").hidden = true;
-  const text = $("preview-text");
-  if (job.raw) {
-    text.textContent = t("notRenderable");
-    text.hidden = false;
-    return;
-  }
-  try {
-    previewUrl = URL.createObjectURL(await client.renderJob(job.id, "png"));
-    const image = $("preview-image");
-    image.alt = t("receiptAlt", short(job.id));
-    image.src = previewUrl;
-    image.hidden = false;
-  } catch (pngError) {
-    try {
-      text.textContent = await client.renderJob(job.id, "text"); // the paper as text, then
-    } catch {
-      text.textContent = explain(pngError);
-    }
-    text.hidden = false;
-  }
 }
 
 // -- controls --------------------------------------------------------------------------------
@@ -416,9 +305,7 @@ function applyLanguage() {
   }
 }
 
-setInterval(() => {
-  for (const cell of document.querySelectorAll("td.age")) cell.textContent = age(cell.dataset.created);
-}, AGE_TICK_MS);
+setInterval(tickAges, AGE_TICK_MS);
 
 applyLanguage();
 const saved = sessionStorage.getItem(KEY_STORAGE);

@@ -1,20 +1,15 @@
 // The console's two dialogs: Connect printer (a pairing code, its expiry, the agent's command
 // and the web bridge's link with a QR code) and the Unpair confirmation. Modal <dialog>s: focus
 // moves in on open and back to the button that opened them on close.
-import { PrintrelayError } from "/sdk/printrelay.js";
 import { currentLanguage, t } from "./text.js";
+import { $, announce, explain, say } from "./ui.js";
 
-const $ = (id) => document.getElementById(id);
 const QR_PAPER_MM = 58; // the narrower paper: the smallest picture holding the code
 
 let opener = null;
 let pairing = null; // {client, locationId, stationId}
 let qrUrl = null;
 let unpairing = null; // {client, device, onUnpaired}
-
-function explain(err) {
-  return err instanceof PrintrelayError ? `${err.message} (${err.code})` : err.message;
-}
 
 function open(dialog, focus) {
   opener = document.activeElement;
@@ -24,7 +19,7 @@ function open(dialog, focus) {
 
 for (const dialog of [$("connect-dialog"), $("unpair-dialog")]) {
   dialog.addEventListener("close", () => {
-    opener?.focus?.();
+    if (opener?.isConnected) opener.focus(); // an Unpair button leaves with its device
     opener = null;
   });
 }
@@ -112,10 +107,10 @@ $("copy-command").addEventListener("click", async () => {
   const command = $("pair-command");
   try {
     await navigator.clipboard.writeText(command.value);
-    $("announce").textContent = t("copied");
+    announce(t("copied"));
   } catch {
     command.select(); // no clipboard permission: leave it selected for Ctrl+C
-    $("announce").textContent = t("copyByHand");
+    announce(t("copyByHand"));
   }
 });
 
@@ -139,7 +134,7 @@ $("unpair-confirm").addEventListener("click", async () => {
     onUnpaired(device);
   } catch (err) {
     $("unpair-dialog").close();
-    $("message").textContent = explain(err);
+    say(explain(err));
   } finally {
     button.disabled = false;
   }

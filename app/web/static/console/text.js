@@ -44,6 +44,10 @@ const TEXT = {
     status_pending: "pending", status_sent: "sent", status_printed: "printed", status_failed: "failed",
     status_unconfirmed: "unconfirmed", status_expired: "expired", status_canceled: "canceled",
     noLocations: "This tenant has no location yet: create one with POST /v1/locations.",
+    previewOf: (id, station, mm) => `Job ${id} · ${station} · ${mm} mm paper`,
+    printer_unknown: "unknown", printer_online: "online", printer_offline: "offline",
+    printer_paper_low: "paper low", printer_paper_out: "out of paper", printer_cover_open: "cover open",
+    printer_error: "error",
   },
   es: {
     title: "Consola de Printrelay", language: "Idioma", signOut: "Cerrar sesión",
@@ -85,6 +89,10 @@ const TEXT = {
     status_pending: "pendiente", status_sent: "enviado", status_printed: "impreso", status_failed: "falló",
     status_unconfirmed: "sin confirmar", status_expired: "caducado", status_canceled: "cancelado",
     noLocations: "Este cliente aún no tiene locales: cree uno con POST /v1/locations.",
+    previewOf: (id, station, mm) => `Trabajo ${id} · ${station} · papel de ${mm} mm`,
+    printer_unknown: "desconocido", printer_online: "en línea", printer_offline: "desconectada",
+    printer_paper_low: "poco papel", printer_paper_out: "sin papel", printer_cover_open: "tapa abierta",
+    printer_error: "error",
   },
 };
 
