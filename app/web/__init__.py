@@ -1,7 +1,8 @@
 """The server's own web files: the manager console (``/console/``), the web bridge page
 (``/bridge/``), the JS SDK (``/sdk/printrelay.js``), the vendored browser libraries
 (``/vendor/``) and ``/docs`` with a vendored Swagger UI. Nothing is loaded from another origin,
-so every page works on a shop network without internet. The files are plain ES modules and CSS inside the package: no build step."""
+so every page works on a shop network without internet. The files are plain ES modules and CSS
+inside the package: no build step."""
 
 from __future__ import annotations
 

@@ -150,9 +150,7 @@ def test_connect_printer_pairs_a_bridge_tab_that_the_card_shows_online(
     assert [(d["kind"], d["station_id"]) for d in paired] == [("web_bridge", shop.station_id)]
 
 
-def test_unpair_asks_first_and_the_bridge_tab_stops(
-    context: Any, server: str, shop: Shop
-) -> None:
+def test_unpair_asks_first_and_the_bridge_tab_stops(context: Any, server: str, shop: Shop) -> None:
     bridge = bridge_tab(context, server, shop)
     page = signed_in(context, server, shop)
     device = card(page).locator(".devices li")
@@ -214,9 +212,7 @@ def test_the_job_list_is_live_and_reprint_makes_the_reprint(
 
     row.get_by_role("button", name="Reprint").click()
     reprint = shop.wait_for(
-        lambda: next(
-            (j for j in list_jobs(shop) if j["reprint_of"] == failed["id"]), None
-        ),
+        lambda: next((j for j in list_jobs(shop) if j["reprint_of"] == failed["id"]), None),
         "the reprint job",
     )
     expect(page.get_by_role("status")).to_have_text(f"Reprint queued as job {reprint['id'][:8]}.")
@@ -255,7 +251,8 @@ def test_paper_width_is_saved_and_the_preview_shows_the_paper(
         assert loaded_width(page, receipt) == dots
     screenshot(page, "preview", prefix="console")
 
-    raw = shop.submit(document=None, raw={"encoding": "base64", "data": base64.b64encode(b"\x1b@").decode()})
+    raw_bytes = {"encoding": "base64", "data": base64.b64encode(b"\x1b@").decode()}
+    raw = shop.submit(document=None, raw=raw_bytes)
     job_row(page, raw["id"]).get_by_role("button", name=raw["id"][:8]).click()
     expect(page.locator("#preview-text")).to_have_text(
         "A raw job (printer bytes): no picture or text to show."
