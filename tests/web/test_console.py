@@ -100,6 +100,25 @@ def test_sign_in_refuses_a_wrong_key_and_stores_nothing(
     assert page.evaluate("sessionStorage.length") == 0
 
 
+def test_a_key_deleted_while_signed_in_signs_the_console_out(
+    context: Any, server: str, shop: Shop
+) -> None:
+    second = shop.post("/v1/api-keys", {"name": "owner laptop", "role": "manager"})
+    page = context.new_page()
+    page.goto(f"{server}/console/")
+    page.get_by_label("API key").fill(second["secret"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#watch-state")).to_have_text("Live")
+
+    r = shop.http.delete(f"/v1/api-keys/{second['id']}", headers=shop.manager)
+    assert r.status_code == 204
+    expect(page.locator("#message")).to_have_text(
+        "This API key no longer works (it was deleted). Sign in with another manager key."
+    )
+    expect(page.get_by_label("API key")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
 def test_connect_printer_pairs_a_bridge_tab_that_the_card_shows_online(
     context: Any, server: str, shop: Shop
 ) -> None:
@@ -217,6 +236,7 @@ def test_the_job_list_is_live_and_reprint_makes_the_reprint(
     )
     expect(page.get_by_role("status")).to_have_text(f"Reprint queued as job {reprint['id'][:8]}.")
     expect(job_row(page, reprint["id"]).locator(".status")).to_have_text("printed")
+    expect(job_row(page, reprint["id"])).to_contain_text(f"reprint of {failed['id'][:8]}")
     assert page.locator("#jobs tr").first.get_attribute("data-job-id") == reprint["id"]
     assert len(list_jobs(shop)) == 3  # one click, one reprint
     screenshot(page, "jobs", prefix="console")
@@ -270,10 +290,15 @@ def test_every_control_has_a_name_and_nothing_leaves_loopback(
 
     bridge_tab(context, server, shop)
     shop.submit()
+    hostile = "<img src=/x onerror=window.__xss=1>"  # a device's name is the pairer's to choose
+    r = shop.http.post("/v1/devices/pair", json={"code": shop.pairing_code(False), "name": hostile})
+    assert r.status_code == 201, r.text
     page.get_by_label("API key").fill(shop.manager_key)
     page.get_by_role("button", name="Sign in").click()
     expect(card(page).locator(".devices li .chip")).to_have_text("Online")
     expect(page.locator("#jobs tr")).to_have_count(1)
+    expect(location_card(page).locator(".device-name")).to_have_text(hostile)  # as text
+    assert page.evaluate("window.__xss") is None
     assert page.evaluate(UNNAMED_CONTROLS) == []
     names = button_names(page)
     assert {"Sign out", "Connect location printer", "Connect printer", "Unpair"} <= names

@@ -90,9 +90,9 @@ function openLocation(id) {
       if (id !== locationId) return;
       showWatchState(state);
       if (state === "connected") refresh();
-      if (state === "refused" && ["unauthorized", "revoked"].includes(detail?.code)) {
+      if (state === "revoked" || (state === "refused" && detail?.code === "unauthorized")) {
         signOut();
-        say(t("wrongKey"));
+        say(t("keyRevoked"));
       }
     },
   });

@@ -66,7 +66,12 @@ function jobRow(job) {
     { id: `job-${job.id}`, dataset: { jobId: job.id, status: job.status } },
     el("td", {}, open),
     el("td", { textContent: stationName(job.station_id) }),
-    el("td", {}, el("span", { className: "status", dataset: { status: job.status }, textContent: statusText })),
+    el(
+      "td",
+      {},
+      el("span", { className: "status", dataset: { status: job.status }, textContent: statusText }),
+      job.reprint_of ? el("span", { className: "muted reprint-of", textContent: t("reprintOf", short(job.reprint_of)) }) : null,
+    ),
     el("td", { className: "age", dataset: { created: job.created_at }, textContent: age(job.created_at) }),
     el("td", {}, reprint),
   );

@@ -3,6 +3,7 @@
 import { io } from "../vendor/socket.io-client/socket.io.esm.min.js";
 
 export const CALL_TIMEOUT_MS = 10_000;
+const SERVER_DROP_PAUSE_MS = 1000;
 const JOB_PAGE_SIZE = 200; // the largest page GET /v1/print-jobs gives
 const RETRY_DELAYS_MS = [250, 1000, 4000]; // submit: after a network error or a 5xx
 
@@ -170,8 +171,9 @@ export class Client {
 
   /** Live events of a location: onJob(job) on every status change, onDevice({device_id,
    *  online, station_id}), onPrinter({device_id, printer, state}) when a bridge's printer
-   *  changes state, onState("connected" | "disconnected" | "refused", detail).
-   *  Returns {close()}. Reconnects (and subscribes again) by itself. */
+   *  changes state, onState("connected" | "disconnected" | "refused" | "revoked", detail).
+   *  Returns {close()}. Reconnects (and subscribes again) by itself, except after "revoked"
+   *  (the key was deleted: the server disconnects it for good). */
   watchLocation(locationId, { onJob, onDevice, onPrinter, onState } = {}) {
     const socket = io(this.baseUrl, { auth: { api_key: this.apiKey }, transports: ["websocket"] });
     socket.on("connect", async () => {
@@ -182,7 +184,18 @@ export class Client {
       else onState?.("refused", ack?.error);
     });
     socket.on("connect_error", (err) => onState?.("refused", err.data ?? { message: err.message }));
-    socket.on("disconnect", () => onState?.("disconnected"));
+    let revoked = false;
+    socket.on("api_key.revoked", () => {
+      revoked = true;
+      onState?.("revoked");
+    });
+    socket.on("disconnect", (reason) => {
+      if (revoked) return;
+      onState?.("disconnected", { reason });
+      // socket.io-client leaves a socket the server closed closed; the key still works (a
+      // revoked one is told so first), so come back, after a pause in case it happens again.
+      if (reason === "io server disconnect") setTimeout(() => socket.connect(), SERVER_DROP_PAUSE_MS);
+    });
     socket.on("print_job.updated", (job) => onJob?.(job));
     socket.on("device.status", (status) => onDevice?.(status));
     socket.on("printer.status", (status) => onPrinter?.(status));
