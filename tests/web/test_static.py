@@ -94,6 +94,8 @@ async def test_pages_and_modules_carry_their_policy(
     assert r.headers["content-type"].startswith(media_type)
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    # Images: this server's, data: and blob: (the console's fetched PNGs); nowhere else.
+    assert "img-src 'self' data: blob:;" in r.headers["content-security-policy"]
     assert r.headers["referrer-policy"] == "no-referrer"
 
 
