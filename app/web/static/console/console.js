@@ -190,7 +190,7 @@ function deviceRow(device) {
   const unpair = el("button", { type: "button", className: "danger small", textContent: t("unpair") });
   unpair.setAttribute("aria-describedby", nameId);
   unpair.addEventListener("click", () => openUnpairDialog({ client, device, onUnpaired: unpaired }));
-  const seen = device.last_seen_at ? timeOf(device.last_seen_at) : t("never");
+  const seen = device.last_seen_at ? t("lastSeen", timeOf(device.last_seen_at)) : t("neverSeen");
   return el(
     "li",
     { dataset: { deviceId: device.id } },
@@ -206,7 +206,7 @@ function deviceRow(device) {
       dataset: { state: device.printer_state ?? "unknown" },
       textContent: t("printerState", t(`printer_${device.printer_state ?? "unknown"}`)),
     }),
-    el("span", { className: "muted last-seen", textContent: t("lastSeen", seen) }),
+    el("span", { className: "muted last-seen", textContent: seen }),
     unpair,
   );
 }
