@@ -103,7 +103,7 @@ def test_sign_in_refuses_a_wrong_key_and_stores_nothing(
     terraza = shop.post("/v1/locations", {"name": "Terraza"})
     shop.post(f"/v1/locations/{terraza['id']}/stations", {"name": "BARRA"})
     page.reload()  # the same tab stays signed in
-    locations = page.get_by_label("Location")
+    locations = page.get_by_label("Location", exact=True)
     expect(locations).to_have_value(shop.location_id)
     expect(locations.locator("option")).to_have_text(["Main", "Terraza"])
     locations.select_option(label="Terraza")
@@ -261,6 +261,15 @@ def test_the_job_list_is_live_and_reprint_makes_the_reprint(
     screenshot(page, "jobs", prefix="console")
 
 
+def test_the_job_list_starts_from_the_newest_fifty(context: Any, server: str, shop: Shop) -> None:
+    submitted = [shop.submit()["id"] for _ in range(52)]
+    page = signed_in(context, server, shop)
+    rows = page.locator("#jobs tr")
+    expect(rows).to_have_count(50)
+    shown = [row.get_attribute("data-job-id") for row in rows.all()]
+    assert shown == submitted[::-1][:50]
+
+
 def list_jobs(shop: Shop) -> list[dict[str, Any]]:
     r = shop.http.get(
         "/v1/print-jobs", params={"location_id": shop.location_id}, headers=shop.manager
@@ -317,7 +326,7 @@ def test_every_control_has_a_name_and_nothing_leaves_loopback(
     names = button_names(page)
     assert {"Sign out", "Connect location printer", "Connect printer", "Unpair"} <= names
     for label in ("Language", "Location", "Paper width"):
-        expect(page.get_by_label(label).first).to_be_visible()
+        expect(page.get_by_label(label, exact=True).first).to_be_visible()
 
     page.get_by_role("button", name="Connect location printer").click()
     dialog = page.get_by_role("dialog")

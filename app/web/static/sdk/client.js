@@ -4,7 +4,6 @@ import { io } from "../vendor/socket.io-client/socket.io.esm.min.js";
 
 export const CALL_TIMEOUT_MS = 10_000;
 const SERVER_DROP_PAUSE_MS = 1000;
-const JOB_PAGE_SIZE = 200; // the largest page GET /v1/print-jobs gives
 const RETRY_DELAYS_MS = [250, 1000, 4000]; // submit: after a network error or a 5xx
 
 /** A non-2xx answer in the contract's shape ({error: {code, message}}), or no answer at all
@@ -110,24 +109,11 @@ export class Client {
   reprintJob(id) {
     return this.request("POST", `/v1/print-jobs/${encodeURIComponent(id)}/reprint`);
   }
-  /** The newest `limit` jobs of a location, newest first. The server lists oldest first (the
-   *  order a bridge works a backlog in), so this pages through with the largest page and keeps
-   *  the tail; it stops after `maxPages` pages (a location with more jobs than that shows the
-   *  newest of the first maxPages × 200). */
-  async recentJobs(locationId, { limit = 50, maxPages = 25 } = {}) {
-    let kept = [];
-    let cursor;
-    for (let page = 0; page < maxPages; page++) {
-      const { items, next_cursor: next } = await this.listJobs({
-        location_id: locationId,
-        limit: JOB_PAGE_SIZE,
-        cursor,
-      });
-      kept = kept.concat(items).slice(-limit);
-      if (!next) break;
-      cursor = next;
-    }
-    return kept.reverse();
+  /** The newest `limit` jobs of a location (at most 200), newest first: one page of
+   *  GET /v1/print-jobs?order=desc. */
+  async recentJobs(locationId, { limit = 50 } = {}) {
+    const { items } = await this.listJobs({ location_id: locationId, limit, order: "desc" });
+    return items;
   }
   /** POST /v1/render: a document that is not stored, as "png" (a Blob), "text" or "escpos"
    *  (an ArrayBuffer); paperWidthMm 80 or 58. A preview, or a picture of a QR code. */
