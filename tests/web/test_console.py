@@ -299,6 +299,16 @@ def test_paper_width_is_saved_and_the_preview_shows_the_paper(
         assert loaded_width(page, receipt) == dots
     screenshot(page, "preview", prefix="console")
 
+    def png_unavailable(route: Any) -> None:
+        body = '{"error": {"code": "service_unavailable", "message": "busy"}}'
+        route.fulfill(status=503, content_type="application/json", body=body)
+
+    page.route("**/render?format=png", png_unavailable)  # no picture: the paper as text
+    job_row(page, wide["id"]).get_by_role("button", name=wide["id"][:8]).click()
+    expect(page.locator("#preview-text")).to_contain_text("2x Burger")
+    expect(page.locator("#preview-image")).to_be_hidden()
+    page.unroute("**/render?format=png")
+
     raw_bytes = {"encoding": "base64", "data": base64.b64encode(b"\x1b@").decode()}
     raw = shop.submit(document=None, raw=raw_bytes)
     job_row(page, raw["id"]).get_by_role("button", name=raw["id"][:8]).click()
