@@ -335,8 +335,8 @@ def test_every_control_has_a_name_and_nothing_leaves_loopback(
     assert page.evaluate(UNNAMED_CONTROLS) == []
     names = button_names(page)
     assert {"Sign out", "Connect location printer", "Connect printer", "Unpair"} <= names
-    for label in ("Language", "Location", "Paper width"):
-        expect(page.get_by_label(label, exact=True).first).to_be_visible()
+    for label in ("Language", "Location", "Paper width"):  # each <select> by its <label>
+        expect(page.get_by_role("combobox", name=label, exact=True).first).to_be_visible()
 
     page.get_by_role("button", name="Connect location printer").click()
     dialog = page.get_by_role("dialog")
