@@ -160,6 +160,7 @@ def test_connect_printer_pairs_a_bridge_tab_that_the_card_shows_online(
     command = dialog.get_by_label("Command on the shop PC")
     expect(command).to_have_value(f"printrelay-bridge pair --server {server} --code {agent_code}")
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    page.bring_to_front()  # the clipboard answers only a focused document
     dialog.get_by_role("button", name="Copy").click()
     expect(page.get_by_role("status")).to_have_text("Command copied.")
     assert page.evaluate("navigator.clipboard.readText()") == command.input_value()
