@@ -141,12 +141,16 @@ function renderStations() {
     const widthId = `width-${station.id}`;
     const width = el(
       "select",
-      { id: widthId, dataset: { stationId: station.id } },
+      { id: widthId, dataset: { stationId: station.id, focusKey: `width:${station.id}` } },
       ...[80, 58].map((mm) => el("option", { value: String(mm), textContent: `${mm} mm` })),
     );
     width.value = String(station.paper_width_mm);
     width.addEventListener("change", () => saveWidth(station, width));
-    const connect = el("button", { type: "button", textContent: t("connectPrinter") });
+    const connect = el("button", {
+      type: "button",
+      textContent: t("connectPrinter"),
+      dataset: { focusKey: `connect:${station.id}` },
+    });
     connect.addEventListener("click", () =>
       openConnectDialog({ client, locationId, stationId: station.id, title: t("connectTo", station.name) }),
     );
@@ -171,11 +175,26 @@ function renderStations() {
   );
   $("connect-location").onclick = () =>
     openConnectDialog({ client, locationId, stationId: null, title: t("connectToLocation", locationName) });
-  $("stations").replaceChildren(...cards);
-  renderDevices();
+  keepingFocus(() => {
+    $("stations").replaceChildren(...cards);
+    renderDevices();
+  });
+}
+
+// Cards are drawn anew on every refresh: whatever had the focus gets it back in the new cards.
+function keepingFocus(draw) {
+  const key = document.activeElement?.dataset?.focusKey;
+  draw();
+  if (key && document.activeElement === document.body) {
+    document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)?.focus();
+  }
 }
 
 function renderDevices() {
+  keepingFocus(drawDevices);
+}
+
+function drawDevices() {
   for (const list of document.querySelectorAll("ul.devices")) {
     const stationId = list.dataset.stationId || null;
     const mine = [...devices.values()].filter((d) => d.station_id === stationId);
@@ -187,7 +206,12 @@ function renderDevices() {
 
 function deviceRow(device) {
   const nameId = `device-${device.id}`;
-  const unpair = el("button", { type: "button", className: "danger small", textContent: t("unpair") });
+  const unpair = el("button", {
+    type: "button",
+    className: "danger small",
+    textContent: t("unpair"),
+    dataset: { focusKey: `unpair:${device.id}` },
+  });
   unpair.setAttribute("aria-describedby", nameId);
   unpair.addEventListener("click", () => openUnpairDialog({ client, device, onUnpaired: unpaired }));
   const seen = device.last_seen_at ? t("lastSeen", timeOf(device.last_seen_at)) : t("neverSeen");

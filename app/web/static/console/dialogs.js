@@ -11,16 +11,25 @@ let pairing = null; // {client, locationId, stationId}
 let qrUrl = null;
 let unpairing = null; // {client, device, onUnpaired}
 
+let openerKey = null; // the opener's data-focus-key: the cards may be drawn anew meanwhile
+
 function open(dialog, focus) {
   opener = document.activeElement;
+  openerKey = opener?.dataset?.focusKey ?? null;
   dialog.showModal();
   focus.focus();
 }
 
 for (const dialog of [$("connect-dialog"), $("unpair-dialog")]) {
   dialog.addEventListener("close", () => {
-    if (opener?.isConnected) opener.focus(); // an Unpair button leaves with its device
+    // A refresh may have replaced the opener with a new button for the same thing; an Unpair
+    // button leaves with its device, and then nothing takes the focus back.
+    const target = opener?.isConnected
+      ? opener
+      : openerKey && document.querySelector(`[data-focus-key="${CSS.escape(openerKey)}"]`);
+    target?.focus();
     opener = null;
+    openerKey = null;
   });
 }
 
