@@ -81,6 +81,8 @@ def _harden(schema: Any) -> None:
     if not isinstance(schema, dict):
         return
     kind = schema.get("type")
+    if kind == "function-before" and schema.get("function", {}).get("function") is _require_int:
+        return  # hardened already: pydantic shares a type's core schema between models
     if kind in ("int", "bool"):
         schema["strict"] = True
     elif kind == "str" and "pattern" not in schema:

@@ -12,7 +12,7 @@ from app.errors import ERROR_RESPONSES, ErrorBody
 from app.models import ActorKind, JobStatus
 from app.print_jobs import hot_path, service
 from app.print_jobs.repository import JobFilter
-from app.print_jobs.schemas import JobCreate, JobOut, JobPage, JobUpdate
+from app.print_jobs.schemas import JobCreate, JobOrder, JobOut, JobPage, JobUpdate
 from app.print_jobs.submission import (
     MAX_IDEMPOTENCY_KEY_CHARS,
     accept_submission,
@@ -71,10 +71,17 @@ async def list_jobs(
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
+    order: Annotated[
+        JobOrder,
+        Query(description="`asc`: oldest first (a bridge's backlog); `desc`: newest first"),
+    ] = JobOrder.ASC,
 ) -> JobPage:
     filters = JobFilter(location_id=location_id, station_id=station_id, status=status_)
+    newest_first = order is JobOrder.DESC
     async with db.transaction() as tx:
-        jobs, next_cursor = await service.list_jobs(tx, principal, filters, cursor, limit)
+        jobs, next_cursor = await service.list_jobs(
+            tx, principal, filters, cursor, limit, newest_first=newest_first
+        )
     return JobPage(items=[JobOut.of(j) for j in jobs], next_cursor=next_cursor)
 
 

@@ -195,8 +195,10 @@ async def list_jobs(
     device: DeviceScope | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    newest_first: bool = False,
 ) -> Sequence[PrintJob]:
-    """Oldest first (the order a bridge works a backlog in), keyset-paginated."""
+    """Oldest first (the order a bridge works a backlog in), or newest first (a console's
+    list), keyset-paginated: ``after`` is the last position of the previous page."""
     stmt = select(PrintJob).where(PrintJob.tenant_id == tenant_id)
     if device is not None:
         stmt = stmt.where(visible_to_device(device))
@@ -206,9 +208,16 @@ async def list_jobs(
         stmt = stmt.where(PrintJob.station_id == filters.station_id)
     if filters.status is not None:
         stmt = stmt.where(PrintJob.status == filters.status)
-    if after is not None:
-        stmt = stmt.where(tuple_(PrintJob.created_at, PrintJob.id) > tuple_(*after))
-    stmt = stmt.order_by(PrintJob.created_at, PrintJob.id).limit(limit)
+    position = tuple_(PrintJob.created_at, PrintJob.id)
+    if newest_first:
+        if after is not None:
+            stmt = stmt.where(position < tuple_(*after))
+        stmt = stmt.order_by(PrintJob.created_at.desc(), PrintJob.id.desc())
+    else:
+        if after is not None:
+            stmt = stmt.where(position > tuple_(*after))
+        stmt = stmt.order_by(PrintJob.created_at, PrintJob.id)
+    stmt = stmt.limit(limit)
     return (await tx.session.execute(stmt)).scalars().all()
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 import orjson
@@ -193,6 +194,14 @@ class JobOut(Output):
             expires_at=job.expires_at,
             paper_width_mm=job.paper_width_mm,
         )
+
+
+class JobOrder(StrEnum):
+    """``GET /v1/print-jobs?order=``: by creation time (then id). ``asc``, the default, is the
+    order a bridge works a backlog in; ``desc`` gives a console the newest jobs first."""
+
+    ASC = "asc"
+    DESC = "desc"
 
 
 class JobPage(Output):

@@ -186,13 +186,21 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def list_jobs(
-    tx: Tx, principal: Principal, filters: JobFilter, cursor: str | None, limit: int
+    tx: Tx,
+    principal: Principal,
+    filters: JobFilter,
+    cursor: str | None,
+    limit: int,
+    *,
+    newest_first: bool = False,
 ) -> tuple[Sequence[PrintJob], str | None]:
+    """A page of jobs and the cursor of the next one (None on the last). A cursor is a
+    position: it continues in the order it is used with."""
     if filters.location_id is not None and principal.kind is not PrincipalKind.DEVICE:
         await require_location(tx, principal.tenant, filters.location_id)
     after = decode_cursor(cursor) if cursor else None
     rows = await repository.list_jobs(
-        tx, principal.tenant, filters, principal.device, after, limit + 1
+        tx, principal.tenant, filters, principal.device, after, limit + 1, newest_first
     )
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None

@@ -1,7 +1,8 @@
-"""The server's own web files: the web bridge page (``/bridge/``), the JS SDK
-(``/sdk/printrelay.js``), the vendored browser libraries (``/vendor/``) and ``/docs`` with a
-vendored Swagger UI. Nothing is loaded from another origin, so every page works on a shop network
-without internet. The files are plain ES modules and CSS inside the package: no build step."""
+"""The server's own web files: the manager console (``/console/``), the web bridge page
+(``/bridge/``), the JS SDK (``/sdk/printrelay.js``), the vendored browser libraries
+(``/vendor/``) and ``/docs`` with a vendored Swagger UI. Nothing is loaded from another origin,
+so every page works on a shop network without internet. The files are plain ES modules and CSS
+inside the package: no build step."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from starlette.types import Scope
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 # Pages and modules come from this server only; sockets go back to it (same origin). No inline
-# script or style, no framing (a page that pairs printers must not be clickjacked).
+# script or style, no framing (a page that pairs printers must not be clickjacked). Images may
+# be blob: URLs: the console shows the PNGs it fetched with its key (a receipt, a QR code) that
+# way, since an <img src> cannot send the Authorization header.
 PAGE_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
@@ -41,6 +44,7 @@ class WebFiles(StaticFiles):
 def install_web(app: FastAPI) -> None:
     """Mount the pages, the SDK and the vendored files, and serve /docs from them. Call it on an
     app created with ``docs_url=None, redoc_url=None`` (FastAPI's own /docs loads a CDN)."""
+    app.mount("/console", WebFiles(directory=STATIC_DIR / "console", html=True), name="console")
     app.mount("/bridge", WebFiles(directory=STATIC_DIR / "bridge", html=True), name="bridge")
     app.mount("/sdk", WebFiles(directory=STATIC_DIR / "sdk"), name="sdk")
     app.mount("/vendor", WebFiles(directory=STATIC_DIR / "vendor"), name="vendor")

@@ -26,11 +26,13 @@ async def _ids(world: World, headers: dict[str, str], **params: Any) -> list[str
     return [j["id"] for j in body["items"]]
 
 
-async def _walk(world: World, tenant: Tenant, location: str, limit: int) -> list[list[str]]:
+async def _walk(
+    world: World, tenant: Tenant, location: str, limit: int, **extra: Any
+) -> list[list[str]]:
     pages: list[list[str]] = []
     cursor: str | None = None
     while True:
-        params: dict[str, Any] = {"location_id": location, "limit": limit}
+        params: dict[str, Any] = {"location_id": location, "limit": limit, **extra}
         if cursor is not None:
             params["cursor"] = cursor
         body = await _page(world, tenant.pos, **params)
@@ -101,6 +103,38 @@ async def test_cursor_walks_every_job_oldest_first(world: World, count: int, lim
     assert all(len(page) == limit for page in pages[:-1])
     assert 1 <= len(pages[-1]) <= limit  # no empty trailing page
     assert len(pages) == -(-count // limit)
+
+
+@pytest.mark.parametrize("count,limit", [(7, 3), (1, 1)])
+async def test_order_desc_walks_every_job_newest_first(
+    world: World, count: int, limit: int
+) -> None:
+    tenant = await world.tenant()
+    location = await tenant.location()
+    other_location = await tenant.location("elsewhere")
+    created = []
+    for i in range(count):
+        created.append((await tenant.job(location))["id"])
+        if i % 2 == 0:
+            await tenant.job(other_location)
+    pages = await _walk(world, tenant, location, limit, order="desc")
+    assert [job_id for page in pages for job_id in page] == created[::-1]
+    assert all(len(page) == limit for page in pages[:-1])
+    assert len(pages) == -(-count // limit)
+    # The newest page alone is one request: what a console shows first.
+    newest = await _page(world, tenant.pos, location_id=location, limit=2, order="desc")
+    assert [j["id"] for j in newest["items"]] == created[::-1][:2]
+    oldest = await _page(world, tenant.pos, location_id=location, limit=2, order="asc")
+    assert [j["id"] for j in oldest["items"]] == created[:2]
+
+
+async def test_an_unknown_order_is_422(world: World) -> None:
+    tenant = await world.tenant()
+    location = await tenant.location()
+    r = await world.client.get(
+        "/v1/print-jobs", params={"location_id": location, "order": "newest"}, headers=tenant.pos
+    )
+    assert_error(r, 422, "validation_error")
 
 
 def _b64(value: object) -> str:

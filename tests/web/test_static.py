@@ -79,6 +79,9 @@ async def test_docs_load_only_from_this_server(web: httpx.AsyncClient) -> None:
     [
         ("/bridge/", "text/html"),
         ("/bridge/bridge.js", "text/javascript"),
+        ("/console/", "text/html"),
+        ("/console/console.js", "text/javascript"),
+        ("/console/console.css", "text/css"),
         ("/sdk/printrelay.js", "text/javascript"),
         ("/web/printrelay.css", "text/css"),
     ],
@@ -91,13 +94,17 @@ async def test_pages_and_modules_carry_their_policy(
     assert r.headers["content-type"].startswith(media_type)
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    # Images: this server's, data: and blob: (the console's fetched PNGs); nowhere else.
+    assert "img-src 'self' data: blob:;" in r.headers["content-security-policy"]
     assert r.headers["referrer-policy"] == "no-referrer"
 
 
 async def test_pages_name_no_other_origin(web: httpx.AsyncClient) -> None:
     sdk = [f"/sdk/{p.name}" for p in (STATIC_DIR / "sdk").glob("*.js")]
     assert len(sdk) == 4
-    for path in ("/bridge/", "/bridge/bridge.js", *sdk, "/web/printrelay.css"):
+    console = [f"/console/{p.name}" for p in (STATIC_DIR / "console").glob("*.*")]
+    assert len(console) == 7  # index.html, console.css and five modules
+    for path in ("/bridge/", "/bridge/bridge.js", *sdk, *console, "/web/printrelay.css"):
         text = (await web.get(path)).text
         assert re.findall(r"https?://", text) == [], path
 

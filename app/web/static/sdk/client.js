@@ -3,6 +3,7 @@
 import { io } from "../vendor/socket.io-client/socket.io.esm.min.js";
 
 export const CALL_TIMEOUT_MS = 10_000;
+const SERVER_DROP_PAUSE_MS = 1000;
 const RETRY_DELAYS_MS = [250, 1000, 4000]; // submit: after a network error or a 5xx
 
 /** A non-2xx answer in the contract's shape ({error: {code, message}}), or no answer at all
@@ -108,6 +109,20 @@ export class Client {
   reprintJob(id) {
     return this.request("POST", `/v1/print-jobs/${encodeURIComponent(id)}/reprint`);
   }
+  /** The newest `limit` jobs of a location (at most 200), newest first: one page of
+   *  GET /v1/print-jobs?order=desc. */
+  async recentJobs(locationId, { limit = 50 } = {}) {
+    const { items } = await this.listJobs({ location_id: locationId, limit, order: "desc" });
+    return items;
+  }
+  /** POST /v1/render: a document that is not stored, as "png" (a Blob), "text" or "escpos"
+   *  (an ArrayBuffer); paperWidthMm 80 or 58. A preview, or a picture of a QR code. */
+  renderDocument(document, { format = "png", paperWidthMm } = {}) {
+    const as = { text: "text", png: "blob" }[format] ?? "bytes";
+    const body = { document };
+    if (paperWidthMm) body.paper_width_mm = paperWidthMm;
+    return this.request("POST", "/v1/render", { query: { format }, body, as });
+  }
   /** format: "text" (a string), "png" (a Blob, for URL.createObjectURL), "escpos" or
    *  "escpos_job" (an ArrayBuffer). */
   renderJob(id, format = "text") {
@@ -122,6 +137,10 @@ export class Client {
   }
   listStations(locationId) {
     return this.request("GET", `/v1/locations/${encodeURIComponent(locationId)}/stations`);
+  }
+  /** PATCH /v1/stations/{id} (manager): changes {name?, paper_width_mm?: 58 | 80}. */
+  updateStation(stationId, changes) {
+    return this.request("PATCH", `/v1/stations/${encodeURIComponent(stationId)}`, { body: changes });
   }
   listDevices(locationId) {
     return this.request("GET", "/v1/devices", { query: { location_id: locationId } });
@@ -138,8 +157,9 @@ export class Client {
 
   /** Live events of a location: onJob(job) on every status change, onDevice({device_id,
    *  online, station_id}), onPrinter({device_id, printer, state}) when a bridge's printer
-   *  changes state, onState("connected" | "disconnected" | "refused", detail).
-   *  Returns {close()}. Reconnects (and subscribes again) by itself. */
+   *  changes state, onState("connected" | "disconnected" | "refused" | "revoked", detail).
+   *  Returns {close()}. Reconnects (and subscribes again) by itself, except after "revoked"
+   *  (the key was deleted: the server disconnects it for good). */
   watchLocation(locationId, { onJob, onDevice, onPrinter, onState } = {}) {
     const socket = io(this.baseUrl, { auth: { api_key: this.apiKey }, transports: ["websocket"] });
     socket.on("connect", async () => {
@@ -150,7 +170,18 @@ export class Client {
       else onState?.("refused", ack?.error);
     });
     socket.on("connect_error", (err) => onState?.("refused", err.data ?? { message: err.message }));
-    socket.on("disconnect", () => onState?.("disconnected"));
+    let revoked = false;
+    socket.on("api_key.revoked", () => {
+      revoked = true;
+      onState?.("revoked");
+    });
+    socket.on("disconnect", (reason) => {
+      if (revoked) return;
+      onState?.("disconnected", { reason });
+      // socket.io-client leaves a socket the server closed closed; the key still works (a
+      // revoked one is told so first), so come back, after a pause in case it happens again.
+      if (reason === "io server disconnect") setTimeout(() => socket.connect(), SERVER_DROP_PAUSE_MS);
+    });
     socket.on("print_job.updated", (job) => onJob?.(job));
     socket.on("device.status", (status) => onDevice?.(status));
     socket.on("printer.status", (status) => onPrinter?.(status));
