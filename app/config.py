@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     # On PostgreSQL, submission, claim and report each run as one SQL statement over asyncpg
     # (the job and its history event together). Off: the general SQLAlchemy path (as on SQLite).
     hot_path: bool = True
+    # The server's address as printers and browsers reach it (``https://print.example.com``),
+    # for the URLs it hands out (a CloudPRNT printer's server_url). Unset: the request's own.
+    public_url: str | None = None
+    # CloudPRNT requests (polls, fetches, confirmations) per printer per minute. A printer
+    # polls every 1-60 s (5 s by default) and at once on a status change; past this: 429.
+    cloudprnt_rate_limit: int = Field(default=240, gt=0)
     # Owner lock of a bridge socket; the bridge's heartbeat (every 30 s) renews it.
     owner_lock_ttl_s: float = Field(default=60.0, gt=0)
     # Browser origins allowed to open sockets (web bridges, POS pages); comma-separated.
@@ -108,6 +114,8 @@ class Settings(BaseSettings):
             self.redis_url = None
         if self.admin_token == "":
             self.admin_token = None
+        if self.public_url == "":
+            self.public_url = None
         return self
 
     @cached_property

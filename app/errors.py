@@ -68,6 +68,14 @@ class NotRenderable(AppError):
     default_message = "This job cannot be rendered in that format."
 
 
+class UnsupportedMedia(AppError):
+    """A CloudPRNT printer asked for a job in a media type it is not served in."""
+
+    status_code = 415
+    code = "unsupported_media"
+    default_message = "This job is not served in that media type."
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"

@@ -36,8 +36,20 @@ class DeviceUnpaired:
 
 
 @dataclass(frozen=True, slots=True)
+class PrinterStatusChanged:
+    """A device reported its printer's state (stored as the device's ``printer_state``)."""
+
+    device_id: uuid.UUID
+    location_id: uuid.UUID
+    printer: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRevoked:
     key_id: uuid.UUID
 
 
-DomainEvent = JobChanged | DeviceStatusChanged | DeviceUnpaired | ApiKeyRevoked
+DomainEvent = (
+    JobChanged | DeviceStatusChanged | DeviceUnpaired | PrinterStatusChanged | ApiKeyRevoked
+)

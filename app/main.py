@@ -15,6 +15,8 @@ from fastapi import FastAPI
 
 from app import json_codec
 from app.body_limit import BodySizeLimit
+from app.cloudprnt.endpoints import printer_router as cloudprnt_printer_router
+from app.cloudprnt.endpoints import router as cloudprnt_router
 from app.config import Settings
 from app.coordination.bus import ControlBus, InMemoryBus, RedisBus
 from app.coordination.owner_lock import InMemoryOwnerLocks, OwnerLocks, RedisOwnerLocks
@@ -90,12 +92,13 @@ def _coordination(settings: Settings) -> tuple[Any, OwnerLocks, ControlBus]:
 
 def _limiters(settings: Settings, redis: Any) -> dict[str, RateLimiter]:
     """Pairing per client address and globally, job submission per API key, renders per
-    credential (API key or device)."""
+    credential (API key or device), CloudPRNT requests per printer URL."""
     windows = {
         "pair_address": (settings.pairing_rate_limit, settings.pairing_rate_window_s),
         "pair_global": (settings.pairing_global_rate_limit, settings.pairing_rate_window_s),
         "submit_key": (settings.job_submit_rate_limit, 60.0),
         "render_principal": (settings.render_rate_limit, 60.0),
+        "cloudprnt_printer": (settings.cloudprnt_rate_limit, 60.0),
     }
     if redis is None:
         return {
@@ -192,7 +195,15 @@ def create_app(
     app.state.render_limiter = render_limiter()
     install_error_handlers(app)
     install_openapi(app)
-    routers = (tenants_router, locations_router, devices_router, print_jobs_router, render_router)
+    routers = (
+        tenants_router,
+        locations_router,
+        devices_router,
+        cloudprnt_router,
+        cloudprnt_printer_router,
+        print_jobs_router,
+        render_router,
+    )
     for router in routers:
         app.include_router(router)
     install_web(app)

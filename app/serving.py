@@ -9,8 +9,9 @@ protocol (``uvicorn[standard]`` installs httptools); its hooks are uvicorn inter
 pyproject.toml and checked by tests/unit/test_pinned_versions.py.
 
 uvicorn's access log prints each request's path with its query string, so a secret pasted into
-a URL by mistake (refused, but logged) would land in the log: ``RedactSecrets`` masks API keys,
-device tokens and the admin token in every access-log line.
+a URL by mistake (refused, but logged) would land in the log, and a CloudPRNT printer's URL holds
+its secret by design: ``RedactSecrets`` masks API keys, device tokens, CloudPRNT secrets and the
+admin token in every access-log line.
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ from typing import Any
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from app.auth.secrets import API_KEY_PREFIX, DEVICE_TOKEN_PREFIX
+from app.auth.secrets import API_KEY_PREFIX, CLOUDPRNT_SECRET_PREFIX, DEVICE_TOKEN_PREFIX
 from app.config import Settings
 
 REDACTED = "[redacted]"
 # A key or token is its prefix and token_urlsafe characters; the prefix is kept so that a
 # reader of the log still sees which kind of secret was sent.
 _PREFIXED_SECRET = re.compile(
-    "(" + "|".join(re.escape(p) for p in (API_KEY_PREFIX, DEVICE_TOKEN_PREFIX)) + r")[\w\-]+"
+    "("
+    + "|".join(re.escape(p) for p in (API_KEY_PREFIX, DEVICE_TOKEN_PREFIX, CLOUDPRNT_SECRET_PREFIX))
+    + r")[\w\-]+"
 )
 # Values of query parameters that name a credential, whatever they hold.
 _SECRET_PARAMETER = re.compile(

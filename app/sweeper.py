@@ -10,6 +10,7 @@ import asyncio
 import logging
 from datetime import datetime
 
+from app.cloudprnt import service as cloudprnt
 from app.db import Database, utcnow
 from app.devices import service as devices
 from app.print_jobs import service
@@ -28,6 +29,8 @@ class Sweeper:
             expired, unconfirmed = await service.sweep(tx, now or utcnow())
             # Devices whose server died holding them: no heartbeat for a lock lifetime.
             went_offline = await devices.offline_if_silent(tx, self.device_silence_s)
+            # CloudPRNT printers that stopped polling.
+            went_offline += await cloudprnt.offline_if_silent(tx)
         if expired or unconfirmed or went_offline:
             log.info(
                 "sweep: %d expired, %d unconfirmed, %d devices offline",

@@ -30,7 +30,7 @@ from bench import scenarios
 from bench.scenarios import Options, Skip
 from bench.stats import fmt
 
-SCENARIOS = ("closed", "open", "idle", "reconnect", "render", "selftest")
+SCENARIOS = ("closed", "open", "idle", "reconnect", "render", "cloudprnt", "selftest")
 # Where each scenario runs unless --backend says otherwise.
 DEFAULT_BACKENDS = {
     "closed": ("sqlite", "postgres"),
@@ -38,6 +38,7 @@ DEFAULT_BACKENDS = {
     "idle": ("postgres",),
     "reconnect": ("postgres",),
     "render": ("-",),
+    "cloudprnt": ("sqlite", "postgres"),
     "selftest": ("stub",),
 }
 T = TypeVar("T")
@@ -92,6 +93,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backlog-per-bridge", type=int, default=1)
     p.add_argument("--render-iterations", type=int, default=500)
     p.add_argument(
+        "--cloudprnt-printers", type=int, default=100, help="printers (cloudprnt latency)"
+    )
+    p.add_argument("--cloudprnt-jobs", type=int, default=60, help="jobs per polling interval")
+    p.add_argument(
+        "--cloudprnt-idle-printers", type=int, default=200, help="printers (CPU per poll)"
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -137,6 +145,9 @@ def options(args: argparse.Namespace, stamp: str) -> Options:
         reconnect_bridges=args.reconnect_bridges,
         backlog_per_bridge=args.backlog_per_bridge,
         render_iterations=args.render_iterations,
+        cloudprnt_printers=args.cloudprnt_printers,
+        cloudprnt_jobs=args.cloudprnt_jobs,
+        cloudprnt_idle_printers=args.cloudprnt_idle_printers,
         results_dir=args.results_dir,
         stamp=stamp,
         server_env=dict(kv.split("=", 1) for kv in args.server_env),
@@ -229,6 +240,10 @@ async def run_all(runs: list[tuple[str, str, float | None]], opts: Options) -> l
                 result = await scenarios.throughput(name, backend, opts)
             elif name == "idle":
                 result = await scenarios.idle(backend, opts)
+            elif name == "cloudprnt":
+                from bench.cloudprnt import cloudprnt
+
+                result = await cloudprnt(backend, opts)
             else:
                 result = await scenarios.reconnect(backend, opts)
         except Skip as exc:
@@ -407,6 +422,25 @@ def render_result(r: dict[str, Any]) -> str:
             f"{fmt(r['generator_cpu_ms_per_job'], digits=3)} ms/job at "
             f"{r['generator_utilisation']:.0%} of a core; stub "
             f"{fmt(r['stub_cpu_ms_per_job'], digits=3)} ms/job at {r['stub_utilisation']:.0%}"
+        )
+    elif r["scenario"] == "cloudprnt" and "latency" in r:
+        rows = [
+            [
+                f"{run['poll_interval_s']:g} s",
+                fmt(run["printers"]),
+                fmt(run["latency_ms"]["n"]),
+                fmt(run["latency_ms"]["p50"], digits=0),
+                fmt(run["latency_ms"]["p99"], digits=0),
+            ]
+            for run in r["latency"]
+        ]
+        lines.append("CloudPRNT submit -> printed (the printer's DELETE answered):")
+        lines.append(_table(["polling", "printers", "jobs", "p50 ms", "p99 ms"], rows))
+        idle = r["idle"]
+        lines.append(
+            f"  CPU per poll ({idle['printers']} idle printers at 1 s, {idle['polls']} polls): "
+            f"server {idle['server_cpu_ms_per_poll']:.3f} ms, "
+            f"PostgreSQL {idle['postgres_cpu_ms_per_poll']:.3f} ms"
         )
     elif r["scenario"] == "render":
         rows = [

@@ -60,6 +60,9 @@ class Options:
     reconnect_bridges: int = 1000
     backlog_per_bridge: int = 1
     render_iterations: int = 500
+    cloudprnt_printers: int = 100  # one per station (cloudprnt latency)
+    cloudprnt_jobs: int = 60  # per polling interval
+    cloudprnt_idle_printers: int = 200  # polling every second (cloudprnt CPU per poll)
     stall_timeout_s: float = 30.0  # a drain fails once nothing printed for this long
     server_env: dict[str, str] = field(default_factory=dict)  # e.g. PRINTRELAY_HOT_PATH=false
     workers: int = 1  # server processes (closed/open on PostgreSQL + Redis)

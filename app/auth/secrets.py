@@ -12,6 +12,8 @@ import secrets
 
 API_KEY_PREFIX = "prk_"
 DEVICE_TOKEN_PREFIX = "prd_"  # noqa: S105 (a prefix, not a secret)
+# The secret in a CloudPRNT printer's URL: a device credential, good only on that URL.
+CLOUDPRNT_SECRET_PREFIX = "prc_"  # noqa: S105 (a prefix, not a secret)
 SECRET_RANDOM_BYTES = 32  # 256 bits
 
 # Pairing codes: typed by people, so short, case-insensitive and free of look-alikes
@@ -26,6 +28,10 @@ def new_api_key() -> str:
 
 def new_device_token() -> str:
     return DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(SECRET_RANDOM_BYTES)
+
+
+def new_cloudprnt_secret() -> str:
+    return CLOUDPRNT_SECRET_PREFIX + secrets.token_urlsafe(SECRET_RANDOM_BYTES)
 
 
 def hash_secret(secret: str) -> bytes:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import case, select, update
 
 from app.db import Tx
-from app.models import Device, DeviceKind, PairingCode
+from app.models import Device, DeviceKind, PairingCode, PrinterState
 
 
 async def add_pairing_code(tx: Tx, code: PairingCode) -> PairingCode:
@@ -149,10 +149,15 @@ async def touch(tx: Tx, device_ids: Collection[uuid.UUID], now: datetime) -> Non
 
 async def offline_if_silent(tx: Tx, cutoff: datetime, now: datetime) -> Sequence[Device]:
     """Devices marked online whose owner socket has not been heard from since ``cutoff``
-    (their server died without saying so) become offline."""
+    (their server died without saying so) become offline. CloudPRNT printers have no socket:
+    ``app.cloudprnt.service.offline_if_silent`` counts their missed polls instead."""
     stmt = (
         update(Device)
-        .where(Device.online.is_(True), Device.last_seen_at < cutoff)
+        .where(
+            Device.online.is_(True),
+            Device.last_seen_at < cutoff,
+            Device.kind != DeviceKind.CLOUDPRNT,
+        )
         .values(online=False)
         .returning(Device)
         .execution_options(synchronize_session=False, populate_existing=True)
@@ -182,3 +187,17 @@ async def set_online(
         .where(Device.id == device_id, Device.tenant_id == tenant_id)
         .values(online=online, last_seen_at=now)
     )
+
+
+async def set_printer_state(
+    tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID, state: PrinterState, now: datetime
+) -> Device | None:
+    """Store the printer state a device reported; None once it is unpaired."""
+    stmt = (
+        update(Device)
+        .where(Device.id == device_id, Device.tenant_id == tenant_id, Device.revoked_at.is_(None))
+        .values(printer_state=state, printer_state_at=now)
+        .returning(Device)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return (await tx.session.execute(stmt)).scalar_one_or_none()

@@ -3,18 +3,22 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field, computed_field
 
-from app.models import DeviceKind
+from app.models import DeviceKind, PrinterState
 from app.models.enums import ActorKind
 from app.schemas_common import Input, Name, Output
+
+# The kinds a pairing code makes; a CloudPRNT printer is added with POST /v1/cloudprnt-printers.
+PairingKind = Literal[DeviceKind.PRINT_BRIDGE, DeviceKind.WEB_BRIDGE]
 
 
 class PairingCodeCreate(Input):
     location_id: uuid.UUID
     station_id: uuid.UUID | None = None
-    kind: DeviceKind
+    kind: PairingKind
 
 
 class PairingCodeOut(Output):
@@ -43,6 +47,9 @@ class DeviceOut(Output):
     online: bool
     paired_at: datetime
     last_seen_at: datetime | None
+    # The printer's state as the device last reported it (``unknown``/null until it reports).
+    printer_state: PrinterState
+    printer_state_at: datetime | None
     # Set once unpaired (listed with GET /v1/devices?include=revoked): when, and who.
     revoked_at: datetime | None = None
     revoked_by_key_id: uuid.UUID | None = Field(default=None, exclude=True)

@@ -9,9 +9,9 @@ from app.auth.secrets import hash_secret, new_device_token, new_pairing_code, no
 from app.db import Tx, utcnow
 from app.devices import repository
 from app.errors import InvalidPairingCode, NotFound
-from app.events import DeviceStatusChanged, DeviceUnpaired
+from app.events import DeviceStatusChanged, DeviceUnpaired, PrinterStatusChanged
 from app.locations.service import require_location, require_station
-from app.models import Device, DeviceKind, PairingCode
+from app.models import Device, DeviceKind, PairingCode, PrinterState
 from app.print_jobs.service import release_jobs_of_unpaired_device
 
 
@@ -139,3 +139,14 @@ def _status(device: Device) -> DeviceStatusChanged:
     return DeviceStatusChanged(
         device.id, device.location_id, device.station_id, device.online, device.tenant_id
     )
+
+
+async def report_printer_state(
+    tx: Tx, tenant_id: uuid.UUID, device_id: uuid.UUID, printer: str, state: PrinterState
+) -> Device | None:
+    """A device's printer changed state: store it (one UPDATE; reports are rare, never per
+    job) and relay ``printer.status`` to the location's watchers after the commit."""
+    device = await repository.set_printer_state(tx, tenant_id, device_id, state, utcnow())
+    if device is not None:
+        tx.publish(PrinterStatusChanged(device.id, device.location_id, printer, state.value))
+    return device

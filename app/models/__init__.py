@@ -3,7 +3,7 @@
 from app.models.api_key import ApiKey
 from app.models.base import Base
 from app.models.device import Device
-from app.models.enums import ActorKind, ApiKeyRole, DeviceKind, JobStatus
+from app.models.enums import ActorKind, ApiKeyRole, DeviceKind, JobStatus, PrinterState
 from app.models.job_event import JobEvent
 from app.models.location import Location
 from app.models.pairing_code import PairingCode
@@ -24,6 +24,7 @@ __all__ = [
     "Location",
     "PairingCode",
     "PrintJob",
+    "PrinterState",
     "Station",
     "Tenant",
 ]

@@ -3,12 +3,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.types import utcnow
 from app.models.base import Base, str_enum, uuid_pk
-from app.models.enums import DeviceKind
+from app.models.enums import DeviceKind, PrinterState
 
 
 class Device(Base):
@@ -31,3 +40,15 @@ class Device(Base):
     # The manager key that unpaired it (a plain column, like job_events.actor_id: keys are
     # revoked, never deleted, and this is a record, not a relation).
     revoked_by_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)
+    # The last ``printer.status`` the device reported, and when; ``unknown``/null until then.
+    printer_state: Mapped[PrinterState] = mapped_column(
+        str_enum(PrinterState), default=PrinterState.UNKNOWN, server_default=text("'unknown'")
+    )
+    printer_state_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A CloudPRNT printer (kind ``cloudprnt``; null for other kinds): the MAC address it gave
+    # at its first poll (a poll from another MAC is refused), its polling interval in seconds
+    # and the media types it prints (its answers to the GetPollInterval and Encodings client
+    # actions; null until it answers). ``token_hash`` holds the hash of its URL's secret.
+    cloudprnt_mac: Mapped[str | None] = mapped_column(String(17), default=None)
+    cloudprnt_poll_interval_s: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    cloudprnt_media_types: Mapped[str | None] = mapped_column(String(500), default=None)

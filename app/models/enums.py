@@ -11,6 +11,19 @@ class ApiKeyRole(StrEnum):
 class DeviceKind(StrEnum):
     PRINT_BRIDGE = "print_bridge"
     WEB_BRIDGE = "web_bridge"
+    CLOUDPRNT = "cloudprnt"  # a Star CloudPRNT printer polling the server itself
+
+
+class PrinterState(StrEnum):
+    """A device's printer as it last reported it (``printer.status``); ``unknown`` until then."""
+
+    UNKNOWN = "unknown"
+    ONLINE = "online"
+    OFFLINE = "offline"
+    PAPER_LOW = "paper_low"
+    PAPER_OUT = "paper_out"
+    COVER_OPEN = "cover_open"
+    ERROR = "error"
 
 
 class JobStatus(StrEnum):

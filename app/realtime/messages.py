@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
 from app.errors import AppError, is_database_unavailable
-from app.models import JobStatus
+from app.models import JobStatus, PrinterState
 from app.print_jobs.schemas import check_error_on_failure
 from app.schemas_common import Epoch, Input, error_message
-
-
-class PrinterState(StrEnum):
-    ONLINE = "online"
-    OFFLINE = "offline"
-    PAPER_LOW = "paper_low"
-    PAPER_OUT = "paper_out"
-    COVER_OPEN = "cover_open"
-    ERROR = "error"
 
 
 class ClaimMessage(Input):
@@ -43,6 +33,13 @@ class ReportMessage(Input):
 class PrinterStatusMessage(Input):
     printer: str = Field(min_length=1, max_length=100)
     state: PrinterState
+
+    @model_validator(mode="after")
+    def _reported_state(self) -> PrinterStatusMessage:
+        # ``unknown`` is what the server says before any report, never a report.
+        if self.state is PrinterState.UNKNOWN:
+            raise ValueError("state: a printer reports what it is, not 'unknown'")
+        return self
 
 
 class SubscribeMessage(Input):

@@ -10,9 +10,15 @@ from typing import TYPE_CHECKING, Any
 import socketio
 from sqlalchemy import exists, select
 
-from app.auth.principals import DeviceScope, Principal, PrincipalKind
+from app.auth.principals import Principal, PrincipalKind
 from app.coordination.bus import ControlBus
-from app.events import ApiKeyRevoked, DeviceStatusChanged, DeviceUnpaired, JobChanged
+from app.events import (
+    ApiKeyRevoked,
+    DeviceStatusChanged,
+    DeviceUnpaired,
+    JobChanged,
+    PrinterStatusChanged,
+)
 from app.models import Device, JobStatus
 from app.print_jobs import service as jobs
 from app.print_jobs.records import JobView
@@ -59,6 +65,10 @@ class Publisher:
                         await self.offer_station_backlog_to_location(
                             event.tenant_id, event.location_id, event.station_id
                         )
+                case PrinterStatusChanged():
+                    await self.printer_status(
+                        event.device_id, event.location_id, event.printer, event.state
+                    )
                 case ApiKeyRevoked(key_id=key_id):
                     self.realtime.principal_cache.evict_key(key_id)
                     assert self.bus is not None
@@ -108,9 +118,11 @@ class Publisher:
         }
         await self.sio.emit("device.status", payload, room=rooms.watch_room(location_id))
 
-    async def printer_status(self, device: DeviceScope, printer: str, state: str) -> None:
-        payload = {"device_id": str(device.id), "printer": printer, "state": state}
-        await self.sio.emit("printer.status", payload, room=rooms.watch_room(device.location_id))
+    async def printer_status(
+        self, device_id: uuid.UUID, location_id: uuid.UUID, printer: str, state: str
+    ) -> None:
+        payload = {"device_id": str(device_id), "printer": printer, "state": state}
+        await self.sio.emit("printer.status", payload, room=rooms.watch_room(location_id))
 
     async def offer_station_backlog_to_location(
         self, tenant_id: uuid.UUID, location_id: uuid.UUID, station_id: uuid.UUID

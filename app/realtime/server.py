@@ -324,7 +324,13 @@ class Realtime:
         except Exception as exc:
             return ack_for(exc)
         log.info("device %s printer %s: %s", session.device.id, quoted(msg.printer), msg.state)
-        await self.publisher.printer_status(session.device, msg.printer, msg.state)
+        try:
+            async with self.db.transaction() as tx:  # its commit relays printer.status
+                await devices.report_printer_state(
+                    tx, session.principal.tenant, session.device.id, msg.printer, msg.state
+                )
+        except Exception as exc:
+            return ack_for(exc)
         return {"ok": True}
 
     # -- watchers ---------------------------------------------------------------------------

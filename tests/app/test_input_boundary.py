@@ -77,6 +77,14 @@ async def _pairing_codes(world: World) -> list[Request]:
     return [Request("/v1/pairing-codes", tenant.manager, body)]
 
 
+async def _cloudprnt_printers(world: World) -> list[Request]:
+    tenant = await world.tenant()
+    location = await tenant.location()
+    station = await tenant.station(location)
+    body = {"location_id": location, "station_id": station, "name": "Bar TSP143IV"}
+    return [Request("/v1/cloudprnt-printers", tenant.manager, body)]
+
+
 async def _pair(world: World) -> list[Request]:
     tenant = await world.tenant()
     code = await tenant.pairing_code(await tenant.location())
@@ -119,6 +127,7 @@ NO_SCALARS = {
     ("POST", "/v1/locations"),
     ("POST", "/v1/pairing-codes"),
     ("POST", "/v1/devices/pair"),
+    ("POST", "/v1/cloudprnt-printers"),
 }
 # Fields whose own rules (base64, EAN13 digits) refuse a NUL before the NUL rule is reached.
 OWN_RULE_FIELDS = ("RawPayload.data", "ImageBlock.png_base64", "BarcodeBlock.data")
@@ -131,6 +140,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("PATCH", "/v1/stations/{station_id}"): _station_update,
     ("POST", "/v1/pairing-codes"): _pairing_codes,
     ("POST", "/v1/devices/pair"): _pair,
+    ("POST", "/v1/cloudprnt-printers"): _cloudprnt_printers,
     ("POST", "/v1/print-jobs"): _submit,
     ("PATCH", "/v1/print-jobs/{job_id}"): _report,
     ("POST", "/v1/render"): _preview,

@@ -286,6 +286,7 @@ def _jobs_get_their_paper_width(url: str) -> None:
     migrate.upgrade(url, "0006")
     widths = asyncio.run(_job_widths(url))
     assert widths == {jobs["location"]: 80, jobs["58"]: 58, jobs["80"]: 80}
+    migrate.upgrade(url)  # the later revisions leave the widths alone
     migrate.check(url)
     migrate.downgrade(url, "0005")
     columns = asyncio.run(_job_columns(url))
@@ -333,3 +334,71 @@ def test_sqlite_jobs_get_their_paper_width(tmp_path: Path) -> None:
 def test_postgres_jobs_get_their_paper_width() -> None:
     with databases.own_postgres_database() as url:
         _jobs_get_their_paper_width(url)
+
+
+async def _device_printer_states(url: str) -> list[tuple[object, object]]:
+    from sqlalchemy import text
+
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT printer_state, printer_state_at FROM devices"))
+            return [tuple(r) for r in rows]
+    finally:
+        await engine.dispose()
+
+
+# devices as revision 0006 has it (the models' table would add 0007's columns).
+_OLD_DEVICES = table(
+    "devices",
+    *(
+        column(name, Base.metadata.tables["devices"].c[name].type)
+        for name in (
+            "id", "tenant_id", "location_id", "station_id", "name", "kind", "token_hash",
+            "epoch", "online", "paired_at",
+        )
+    ),
+)  # fmt: skip
+
+
+async def _a_paired_device(url: str) -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    t, loc, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.begin() as conn:
+            await _place(conn, t, loc, now)
+            await conn.execute(
+                _OLD_DEVICES.insert().values(
+                    id=uuid.uuid4(), tenant_id=t, location_id=loc, station_id=None, name="pc",
+                    kind="print_bridge", token_hash=uuid.uuid4().bytes * 2, epoch=0,
+                    online=False, paired_at=now,
+                )
+            )  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
+def _devices_get_an_unknown_printer_state(url: str) -> None:
+    """0007: devices paired before it are ``unknown`` (no time) until they report."""
+    migrate.upgrade(url, "0006")
+    asyncio.run(_a_paired_device(url))
+    migrate.upgrade(url, "0007")
+    assert asyncio.run(_device_printer_states(url)) == [("unknown", None)]
+    migrate.upgrade(url)
+    migrate.check(url)
+    migrate.downgrade(url, "0006")
+    migrate.upgrade(url)
+    assert asyncio.run(_device_printer_states(url)) == [("unknown", None)]
+
+
+def test_sqlite_devices_get_an_unknown_printer_state(tmp_path: Path) -> None:
+    _devices_get_an_unknown_printer_state(f"sqlite:///{tmp_path / 'p.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_devices_get_an_unknown_printer_state() -> None:
+    with databases.own_postgres_database() as url:
+        _devices_get_an_unknown_printer_state(url)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.realtime.clients import Refused, bridge
+from tests.realtime.clients import Refused, bridge, watcher
 from tests.world import World, assert_error
 
 
@@ -245,3 +245,47 @@ async def test_a_heartbeat_marks_the_device_heard_from(server: str, rest: World)
         assert await last_seen() > before
     finally:
         await b.close()
+
+
+async def test_printer_status_is_stored_on_the_device_and_relayed(server: str, rest: World) -> None:
+    tenant = await rest.tenant()
+    location = await tenant.location()
+    device = await tenant.device(location)
+    other = await rest.tenant("Other")
+    other_location = await other.location()
+    me = (await rest.client.get("/v1/devices/me", headers=device.headers)).json()
+    assert me["printer_state"] == "unknown" and me["printer_state_at"] is None
+
+    b = await bridge(server, device.token).connect()
+    w = await watcher(server, tenant.manager_secret).connect()
+    w_other = await watcher(server, other.manager_secret).connect()
+    try:
+        await b.wait_for("bridge.owner")
+        assert await w.call("subscribe", {"location_id": location}) == {"ok": True}
+        assert await w_other.call("subscribe", {"location_id": other_location}) == {"ok": True}
+        status = {"printer": "tcp://10.0.0.9:9100", "state": "paper_out"}
+        assert await b.call("printer.status", status) == {"ok": True}
+        (relayed,) = await w.wait_for("printer.status")
+        assert relayed == {"device_id": device.id, **status}
+        assert await w_other.quiet("printer.status") == []
+        unknown = await b.call("printer.status", {"printer": "p", "state": "unknown"})
+        assert unknown["error"]["code"] == "validation_error"
+
+        me = (await rest.client.get("/v1/devices/me", headers=device.headers)).json()
+        assert me["printer_state"] == "paper_out"
+        at = datetime.fromisoformat(me["printer_state_at"].replace("Z", "+00:00"))
+        listed = await rest.client.get(
+            "/v1/devices", params={"location_id": location}, headers=tenant.manager
+        )
+        (row,) = listed.json()["items"]
+        assert row["printer_state"] == "paper_out"
+        assert datetime.fromisoformat(row["printer_state_at"].replace("Z", "+00:00")) == at
+        # A refused report (unknown) changed nothing; a new one moves state and time.
+        assert await b.call("printer.status", {**status, "state": "online"}) == {"ok": True}
+        me = (await rest.client.get("/v1/devices/me", headers=device.headers)).json()
+        assert me["printer_state"] == "online"
+        assert datetime.fromisoformat(me["printer_state_at"].replace("Z", "+00:00")) >= at
+    finally:
+        await b.close()
+        await w.close()
+        await w_other.close()

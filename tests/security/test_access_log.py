@@ -25,6 +25,17 @@ API_KEY = "prk_" + "A1b2-C3d4_" * 4
 DEVICE_TOKEN = "prd_" + "Z9y8_x7W6-" * 4
 
 
+def _a_cloudprnt_printer(url: str) -> str:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    tenant = httpx.post(f"{url}/v1/tenants", json={"name": "Log"}, headers=admin).json()
+    manager = {"Authorization": f"Bearer {tenant['api_key']['secret']}"}
+    location = httpx.post(f"{url}/v1/locations", json={"name": "L"}, headers=manager).json()
+    body = {"location_id": location["id"], "name": "Star"}
+    printer = httpx.post(f"{url}/v1/cloudprnt-printers", json=body, headers=manager).json()
+    server_url: str = printer["server_url"]
+    return server_url
+
+
 def test_secrets_in_query_strings_are_masked_in_a_real_servers_access_log(
     tmp_path: Path,
 ) -> None:
@@ -53,12 +64,19 @@ def test_secrets_in_query_strings_are_masked_in_a_real_servers_access_log(
             r = httpx.get(url + path)
             assert r.status_code == status, (path, r.text)
             assert r.json()["error"]["code"] == "unauthorized"
+        printer_url = _a_cloudprnt_printer(url)  # its secret is in its URL by design
+        poll = {"statusCode": "200%20OK", "printerMAC": "00:11:62:0a:0b:0c"}
+        assert httpx.post(printer_url, json=poll).status_code == 200
+        assert httpx.get(printer_url + "?mac=00%3A11%3A62%3A0a%3A0b%3A0c").status_code == 404
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     log = log_path.read_text()
-    for secret in (API_KEY, DEVICE_TOKEN, ADMIN_TOKEN, "hunter2"):
+    printer_secret = printer_url.rsplit("/", 1)[1]
+    for secret in (API_KEY, DEVICE_TOKEN, ADMIN_TOKEN, "hunter2", printer_secret):
         assert secret not in log, secret
+    assert f'"POST /cloudprnt/prc_{REDACTED} HTTP/1.1" 200' in log, log
+    assert f'"GET /cloudprnt/prc_{REDACTED}?mac=' in log
     # The lines are there, with the secrets' places marked.
     assert f'"GET /v1/devices?token={REDACTED} HTTP/1.1" 401' in log, log
     assert f"/v1/print-jobs?api_key={REDACTED}&limit=5 " in log

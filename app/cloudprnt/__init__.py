@@ -1,0 +1,1 @@
+"""Star CloudPRNT printers: printers that poll the server themselves (docs/cloudprnt.md)."""
