@@ -5,9 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.observability.logs import LogFormat
 
 DEFAULT_DATABASE_FILE = "printrelay.db"
 MIN_ADMIN_TOKEN_CHARS = 32
@@ -37,6 +40,23 @@ def normalize_database_url(url: str) -> str:
     if url.startswith("sqlite://"):
         return "sqlite+aiosqlite://" + url[len("sqlite://") :]
     return url
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel")
+
+
+def check_redis_url(url: str) -> None:
+    """ValueError unless ``url`` is one that both redis-py and python-socketio's manager take:
+    ``redis://``, ``rediss://``, ``unix://`` or ``redis+sentinel://h1:p1,h2:p2/db/service``."""
+    scheme = urlsplit(url).scheme
+    if scheme not in REDIS_SCHEMES:
+        raise ValueError(
+            f"PRINTRELAY_REDIS_URL: scheme {scheme!r} is not one of {', '.join(REDIS_SCHEMES)}"
+        )
+    if scheme == "redis+sentinel":
+        from app.coordination.redis_client import parse_sentinel_url
+
+        parse_sentinel_url(url)
 
 
 class Settings(BaseSettings):
@@ -96,6 +116,11 @@ class Settings(BaseSettings):
     socket_events_queued_bytes: int = Field(default=256 * 1024, ge=0)
     socket_event_rate_per_s: float = Field(default=500.0, gt=0)
     socket_event_burst: int = Field(default=1000, gt=0)
+    # `text` (default) or `json`: one JSON object a line, uvicorn's lines included.
+    log_format: LogFormat = LogFormat.TEXT
+    # Set: GET /metrics needs `Authorization: Bearer <this>`. Unset: /metrics is open (keep it
+    # off the public network then; docs/operations.md).
+    metrics_token: str | None = None
 
     def socket_origins(self) -> str | list[str] | None:
         if self.socket_allowed_origins:
@@ -108,6 +133,10 @@ class Settings(BaseSettings):
             self.redis_url = None
         if self.admin_token == "":
             self.admin_token = None
+        if self.metrics_token == "":
+            self.metrics_token = None
+        if self.redis_url is not None:
+            check_redis_url(self.redis_url)
         return self
 
     @cached_property
