@@ -1,7 +1,8 @@
 """``--log-format json`` (agent) and ``PRINTRELAY_LOG_FORMAT=json`` (server): one JSON object a
 line, for log shippers that parse fields instead of text.
 
-Every line has ``time`` (ISO 8601 UTC, milliseconds), ``level``, ``logger`` and ``message``;
+Every line has ``time`` (ISO 8601 UTC, milliseconds), ``level``, ``logger``, ``pid`` and
+``message``;
 a line about a job or a device also carries the ids its caller passed as ``extra``
 (``CONTEXT_FIELDS``). Secrets never reach a field: callers pass ids, never tokens, and the
 server's handlers run ``app.serving.RedactSecrets`` before this formatter.
@@ -40,6 +41,7 @@ class JsonLogFormatter(logging.Formatter):
             "time": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # which worker of `printrelay serve --workers N`
             "message": record.getMessage(),
         }
         attributes = record.__dict__
