@@ -30,10 +30,6 @@ CONTEXT_FIELDS = (
 )
 
 
-def _plain(value: Any) -> Any:
-    return value if isinstance(value, str | int | float | bool) else str(value)
-
-
 class JsonLogFormatter(logging.Formatter):
     def fields(self, record: logging.LogRecord) -> dict[str, Any]:
         stamp = datetime.fromtimestamp(record.created, UTC)
@@ -48,7 +44,7 @@ class JsonLogFormatter(logging.Formatter):
         for name in CONTEXT_FIELDS:
             value = attributes.get(name)
             if value is not None:
-                entry[name] = _plain(value)
+                entry[name] = value  # ids as they are: the serialiser writes them as strings
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:

@@ -48,15 +48,11 @@ def job_changed(job: JobView, created: bool) -> None:
         verb = _VERBS.get(status, "changed")
     if not jobs_log.isEnabledFor(logging.INFO):
         return
+    # The ids go in fields (JSON keys, or key=value after a text line), not in the message.
     jobs_log.info(
-        "job %s %s: %s (tenant %s, location %s, station %s, device %s)",
-        job.id,
+        "job %s: %s",
         verb,
         status.value,
-        job.tenant_id,
-        job.location_id,
-        job.station_id,
-        job.claimed_by,
         extra={
             "event": f"job.{verb}",
             "job_id": job.id,
@@ -85,10 +81,8 @@ def device_event(
         return
     devices_log.log(
         level,
-        "device %s %s (tenant %s)",
-        device_id,
+        "device %s",
         verb,
-        tenant_id,
         extra={
             "event": f"device.{verb}",
             "device_id": device_id,
