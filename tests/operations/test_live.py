@@ -93,7 +93,7 @@ async def test_a_printed_job_moves_the_metrics_and_its_json_logs_name_it_without
             before = (await client.get("/metrics", headers=metrics_auth)).text
             world = World(client, app=None)
             tenant, location, station = await paired_station_bridge(world, base_url, state_dir)
-            agent = start_agent(state_dir, printer.url)
+            agent = start_agent(state_dir, printer.url, extra_args=("--log-format", "json"))
             for _ in range(150):
                 devices = (await client.get("/v1/devices", headers=tenant.manager)).json()
                 if devices["items"][0]["online"]:
@@ -131,6 +131,16 @@ async def test_a_printed_job_moves_the_metrics_and_its_json_logs_name_it_without
     assert events["job.submitted"]["tenant_id"] == tenant.id
     device_events = {e["event"] for e in entries if e.get("device_id") == device_id}
     assert {"device.connected", "device.owner", "device.disconnected"} <= device_events
+
+    agent_entries = [
+        json.loads(line) for line in (state_dir / "agent.log").read_text().splitlines()
+    ]
+    assert all("time" in e and "message" in e for e in agent_entries)
+    agent_events = {e["event"] for e in agent_entries if e.get("job_id") == job["id"]}
+    assert {"job.claimed", "job.printed", "job.reported"} <= agent_events
+    assert any(
+        e.get("event") == "device.owner" and e["device_id"] == device_id for e in agent_entries
+    )
 
     token = json.loads((state_dir / "credentials.json").read_text())["token"]
     secrets = [token, tenant.manager_secret, tenant.pos_secret, ADMIN_TOKEN, METRICS_TOKEN]
