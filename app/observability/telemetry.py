@@ -97,11 +97,14 @@ def observed(sink: EventSink) -> EventSink:
     """``sink``, after counting and logging each event it is given."""
 
     async def observe_then_publish(events: Sequence[Any]) -> None:
-        for event in events:
-            if type(event) is JobChanged:
-                job_changed(event.job, event.created)
-            elif type(event) is DeviceUnpaired:
-                device_event("unpaired", event.device_id, event.tenant_id)
+        try:
+            for event in events:
+                if type(event) is JobChanged:
+                    job_changed(event.job, event.created)
+                elif type(event) is DeviceUnpaired:
+                    device_event("unpaired", event.device_id, event.tenant_id)
+        except Exception:  # a count or a line lost, never the emits that follow
+            jobs_log.exception("observing %d events failed", len(events))
         await sink(events)
 
     return observe_then_publish

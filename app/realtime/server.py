@@ -142,14 +142,15 @@ class Realtime:
         principal = Principal(PrincipalKind.DEVICE, tenant_id=device.tenant_id, device=scope)
         session = BridgeSocket(principal, scope)
         self.sessions[sid] = session
-        metrics.BRIDGES_CONNECTED.inc()
-        device_event("connected", device.id, device.tenant_id, sid=sid)
         await self.sio.enter_room(sid, rooms.device_room(device.id))
         # Ownership is settled once the connection is accepted, so its events follow `connect`.
         # `settling` is held from here until that first attempt ends: a heartbeat arriving
         # before it runs waits instead of taking ownership a second time (two epochs).
         await session.settling.acquire()
         self.sio.start_background_task(self._become_owner_logged, sid, session)
+        # Counted once accepted: on_disconnect takes it back for every BridgeSocket session.
+        metrics.BRIDGES_CONNECTED.inc()
+        device_event("connected", device.id, device.tenant_id, sid=sid)
 
     async def _connect_watcher(self, sid: str, api_key: str) -> None:
         try:
