@@ -177,3 +177,40 @@ def test_json_lines_carry_time_ids_and_no_secret() -> None:
     job.job_id, job.tenant_id = "j-1", "t-1"
     entry = json.loads(ServerJsonFormatter().format(job))
     assert entry["job_id"] == "j-1" and entry["tenant_id"] == "t-1" and "\n" not in line
+
+
+async def test_each_committed_change_logs_a_line_with_its_ids(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from app.sweeper import Sweeper
+
+    caplog.set_level(logging.INFO, logger="printrelay")
+    tenant = await world.tenant()
+    location = await tenant.location()
+    device = await tenant.device(location)
+    canceled = await tenant.job(location)
+    left = await tenant.job(location)
+    r = await world.client.post(f"/v1/print-jobs/{canceled['id']}/cancel", headers=tenant.pos)
+    assert r.status_code == 200
+    r = await world.client.delete(f"/v1/devices/{device.id}", headers=tenant.manager)
+    assert r.status_code == 204
+    await Sweeper(world.app.state.db, 5.0).run_once(utcnow() + timedelta(days=1))
+
+    def lines(event: str) -> list[logging.LogRecord]:
+        return [r for r in caplog.records if getattr(r, "event", None) == event]
+
+    submitted = {str(r.job_id) for r in lines("job.submitted")}
+    assert {canceled["id"], left["id"]} <= submitted
+    (cancel_line,) = [r for r in lines("job.canceled") if str(r.job_id) == canceled["id"]]
+    assert str(cancel_line.tenant_id) == tenant.id
+    (swept,) = [r for r in lines("job.swept") if str(r.job_id) == left["id"]]
+    assert swept.status == "expired" and str(swept.tenant_id) == tenant.id
+    (unpaired,) = [r for r in lines("device.unpaired") if str(r.device_id) == device.id]
+    assert str(unpaired.tenant_id) == tenant.id
+    for record in caplog.records:  # ids only: no secret of this tenant in any line
+        text = record.getMessage() + " ".join(map(str, record.__dict__.values()))
+        for secret in (tenant.manager_secret, tenant.pos_secret, device.token):
+            assert secret[:8] not in text
