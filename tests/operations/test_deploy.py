@@ -33,3 +33,9 @@ def test_nginx_keeps_a_socket_session_on_one_replica_and_spreads_rest() -> None:
     socket_location = re.search(r"location /socket\.io/ \{(.*?)\}", conf, flags=re.S)
     assert socket_location is not None
     assert "proxy_pass http://printrelay_sockets;" in socket_location.group(1)
+
+
+def test_the_proxy_does_not_publish_metrics() -> None:
+    conf = (REPO / "deploy" / "nginx.conf").read_text()
+    metrics = re.search(r"location = /metrics \{(.*?)\}", conf, flags=re.S)
+    assert metrics is not None and "return 404;" in metrics.group(1)
