@@ -73,3 +73,32 @@ async def test_the_coordination_client_and_the_socket_manager_reach_the_master(
             await manager.redis.aclose()
     finally:
         await client.aclose()
+
+
+async def test_a_server_on_a_sentinel_url_is_ready_and_hands_out_ownership(
+    sentinel_url: str, tmp_path: Path
+) -> None:
+    import httpx
+
+    from tests.realtime.clients import bridge
+    from tests.realtime.conftest import TEST_SERVER_ENV
+    from tests.servers import running_server
+    from tests.world import World
+
+    env = {**TEST_SERVER_ENV, "PRINTRELAY_REDIS_URL": sentinel_url}
+    with running_server(f"sqlite:///{tmp_path / 's.db'}", cwd=tmp_path, extra_env=env) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=15) as client:
+            ready = await client.get("/readyz")
+            assert ready.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+            tenant = await World(client, app=None).tenant()
+            location = await tenant.location()
+            device = await tenant.device(location)
+            socket = await bridge(url, device.token).connect()
+            try:
+                (owner,) = await socket.wait_for("bridge.owner")  # the owner lock: in Redis
+                assert owner["device_id"] == device.id
+                job = await tenant.job(location)
+                (offered,) = await socket.wait_for("print_job.new")
+                assert offered["id"] == job["id"]
+            finally:
+                await socket.close()
