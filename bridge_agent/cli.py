@@ -262,7 +262,10 @@ def _install_service(args: argparse.Namespace) -> int:
     ]
     system = args.system if args.system is not None else os.geteuid() == 0
     unit_dir = Path(args.unit_dir) if args.unit_dir else None
-    unit = service.plan(run_args, state_dir, system=system, unit_dir=unit_dir, name=args.name)
+    try:
+        unit = service.plan(run_args, state_dir, system=system, unit_dir=unit_dir, name=args.name)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
     if args.dry_run:
         print(f"# {unit.path}")
         print(unit.text, end="")

@@ -13,6 +13,7 @@ dir). Windows and macOS: docs/agent.md.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_NAME = "printrelay-bridge"
+# A plain unit name: no path separator, no template (@), no escapes.
+UNIT_NAME = re.compile(r"[A-Za-z0-9:_.-]+")
 RESTART_DELAY_S = 5
 # bridge_agent.cli: 2 a mistake to fix, 3 the server revoked this device, 6 another agent runs.
 EXIT_NO_RESTART = (2, 3, 6)
@@ -91,6 +94,8 @@ def plan(
         else:
             config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
             unit_dir = Path(config) / "systemd" / "user"
+    if not UNIT_NAME.fullmatch(name) or name.startswith("."):
+        raise ValueError(f"--name {name!r}: letters, digits and : _ . - only")
     unit = f"{name}.service"
     return UnitPlan(unit, unit_dir / unit, unit_text(run_args, state_dir, system=system), system)
 

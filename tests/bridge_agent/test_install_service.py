@@ -155,3 +155,24 @@ def test_a_failing_systemctl_is_reported(
 )
 def test_exec_start_arguments_are_quoted_for_systemd(arg: str, quoted: str) -> None:
     assert service.quote(arg) == quoted
+
+
+@pytest.mark.parametrize("name", ["../../etc/evil", "a b", ".hidden", ""])
+def test_a_unit_name_that_is_not_a_plain_name_is_refused(
+    name: str, paired: Path, fake_systemctl: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, calls = fake_systemctl
+    done = agent(
+        env,
+        "install-service",
+        "--printer",
+        "tcp://10.0.0.9:9100",
+        "--state-dir",
+        str(paired),
+        "--unit-dir",
+        str(tmp_path / "units"),
+        "--name",
+        name,
+    )
+    assert done.returncode == 2 and "--name" in done.stderr
+    assert not (tmp_path / "units").exists() and not calls.exists()
