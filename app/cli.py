@@ -143,7 +143,8 @@ def _log_format() -> LogFormat:
 
 
 def main(argv: list[str] | None = None) -> int:
-    configure_root(_log_format())
+    level = os.environ.get("PRINTRELAY_LOG_LEVEL", "info").strip().upper()
+    configure_root(_log_format(), getattr(logging, level, logging.INFO))
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="printrelay", description="Printrelay print-job server")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.observability.logs import LogFormat
@@ -118,6 +119,9 @@ class Settings(BaseSettings):
     socket_event_burst: int = Field(default=1000, gt=0)
     # `text` (default) or `json`: one JSON object a line, uvicorn's lines included.
     log_format: LogFormat = LogFormat.TEXT
+    # What the application's loggers (printrelay.*, app.*) print; uvicorn's own follow
+    # `printrelay serve --log-level`. `warning` drops the line per job (three per printed job).
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Set: GET /metrics needs `Authorization: Bearer <this>`. Unset: /metrics is open (keep it
     # off the public network then; docs/operations.md).
     metrics_token: str | None = None
@@ -126,6 +130,11 @@ class Settings(BaseSettings):
         if self.socket_allowed_origins:
             return [o.strip() for o in self.socket_allowed_origins.split(",") if o.strip()]
         return "*" if self.env is Environment.DEVELOPMENT else None
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _blank_is_unset(self) -> Settings:

@@ -144,7 +144,7 @@ def log_config(settings: Settings) -> dict[str, Any]:
         "stream": "ext://sys.stderr",
         "filters": ["redact_secrets"] if settings.log_format is LogFormat.JSON else [],
     }
-    config["root"] = {"handlers": ["application"], "level": "INFO"}
+    config["root"] = {"handlers": ["application"], "level": settings.log_level.upper()}
     return config
 
 

@@ -152,9 +152,13 @@ def test_bad_redis_urls_are_refused_with_the_reason(url: str) -> None:
 def test_log_format_and_metrics_token_settings() -> None:
     assert Settings().log_format is LogFormat.TEXT
     assert Settings(log_format="json").log_format is LogFormat.JSON
+    assert Settings(log_format="JSON").log_format is LogFormat.JSON
+    assert Settings().log_level == "info" and Settings(log_level="WARNING").log_level == "warning"
     assert Settings(metrics_token="").metrics_token is None
     with pytest.raises(ValidationError):
         Settings(log_format="xml")
+    with pytest.raises(ValidationError):
+        Settings(log_level="loud")
 
 
 def test_json_lines_carry_time_ids_and_no_secret() -> None:
@@ -214,3 +218,18 @@ async def test_each_committed_change_logs_a_line_with_its_ids(
         text = record.getMessage() + " ".join(map(str, record.__dict__.values()))
         for secret in (tenant.manager_secret, tenant.pos_secret, device.token):
             assert secret[:8] not in text
+
+
+def test_the_served_log_config_applies_the_format_level_and_redaction() -> None:
+    from app.serving import log_config
+
+    config = log_config(Settings(log_format="json", log_level="warning", metrics_token="m" * 40))
+    assert config["root"] == {"handlers": ["application"], "level": "WARNING"}
+    for handler in ("default", "access", "application"):
+        assert config["handlers"][handler]["filters"] == ["redact_secrets"]
+        formatter = config["formatters"][config["handlers"][handler]["formatter"]]
+        assert formatter["()"].endswith("ServerJsonFormatter")
+    assert "m" * 40 in config["filters"]["redact_secrets"]["secrets"]
+    text = log_config(Settings())
+    assert text["root"]["level"] == "INFO"
+    assert text["formatters"]["application"]["()"].endswith("ContextTextFormatter")
