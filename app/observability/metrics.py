@@ -29,6 +29,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.models import JobStatus
@@ -38,6 +39,7 @@ MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # offline printer takes minutes (jobs expire after 15 by default).
 DELIVERY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 UNMATCHED_ROUTE = "unmatched"  # a 404 for any path: one series, not one per path tried
+FAST_SUBMIT_PATH = "/v1/print-jobs"
 
 # No `_created` series beside each counter: half the lines, and dashboards do not use them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -109,15 +111,26 @@ def _request_counted(route: str, status: int) -> None:
     child.inc()
 
 
-def _route_template(scope: Scope) -> str:
+def _route_template(scope: Scope, path: str, status: int) -> str:
     route = scope.get("route")
     template = getattr(route, "path", None)
-    if isinstance(template, str):
+    if isinstance(template, str):  # an APIRoute (FastAPI puts it in the scope)
         return template
     # Served before routing (app.print_jobs.fast_submit): a path without parameters is its
     # own template.
-    if scope["path"] == "/v1/print-jobs":
-        return "/v1/print-jobs"
+    if path == FAST_SUBMIT_PATH:
+        return FAST_SUBMIT_PATH
+    if status == 404:
+        return UNMATCHED_ROUTE
+    # A mount (the pages, the SDK) or a plain Starlette route (/openapi.json): FastAPI's router
+    # leaves no route in the scope for them, so look it up (never on the delivery path).
+    probe = {"type": "http", "path": path, "root_path": "", "method": scope["method"]}
+    for candidate in getattr(scope.get("app"), "routes", ()):
+        match, _ = candidate.matches(probe)
+        if match is Match.FULL:
+            found = getattr(candidate, "path", None)
+            if isinstance(found, str):
+                return found or "/"
     return UNMATCHED_ROUTE
 
 
@@ -132,6 +145,7 @@ class HttpMetrics:
             await self.app(scope, receive, send)
             return
         status = 500  # the app raised before it answered: the server answers 500
+        path = scope["path"]  # as it came: a mount rewrites what the app below sees
 
         async def counting_send(message: Message) -> None:
             nonlocal status
@@ -142,7 +156,7 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, counting_send)
         finally:
-            _request_counted(_route_template(scope), status)
+            _request_counted(_route_template(scope, path, status), status)
 
 
 def multiprocess_dir() -> str | None:

@@ -74,6 +74,8 @@ async def test_metrics_count_jobs_and_requests_by_route_template(world: World) -
     assert_error(await world.claim(other, job["id"]), 409, "already_claimed")
     assert (await world.report(device, job["id"], "printed")).status_code == 200
     await world.client.get("/no-such-path-a1b2c3")
+    assert (await world.client.get("/sdk/printrelay.js")).status_code == 200  # a mount
+    assert (await world.client.get("/openapi.json")).status_code == 200  # a Starlette route
     after = (await world.client.get("/metrics")).text
 
     def moved(name: str, **labels: str) -> float:
@@ -87,6 +89,8 @@ async def test_metrics_count_jobs_and_requests_by_route_template(world: World) -
     assert moved("printrelay_http_requests_total", route=route, status="200") >= 3
     assert moved("printrelay_http_requests_total", route="/v1/print-jobs", status="201") == 1
     assert moved("printrelay_http_requests_total", route="unmatched", status="404") == 1
+    assert moved("printrelay_http_requests_total", route="/sdk", status="200") == 1
+    assert moved("printrelay_http_requests_total", route="/openapi.json", status="200") == 1
     # Bounded labels only: no job, tenant or device id, no raw path, in any series.
     for ident in (job["id"], tenant.id, device.id, "no-such-path"):
         assert ident not in after
