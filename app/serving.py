@@ -140,7 +140,7 @@ def log_config(settings: Settings) -> dict[str, Any]:
     config["formatters"]["application"] = formatter_config(settings.log_format)
     config["handlers"]["application"] = {
         "formatter": "application",
-        "class": "logging.StreamHandler",
+        "class": "app.observability.logs.BatchedStreamHandler",
         "stream": "ext://sys.stderr",
         "filters": ["redact_secrets"] if settings.log_format is LogFormat.JSON else [],
     }

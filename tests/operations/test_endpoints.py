@@ -229,6 +229,7 @@ def test_the_served_log_config_applies_the_format_level_and_redaction() -> None:
 
     config = log_config(Settings(log_format="json", log_level="warning", metrics_token="m" * 40))
     assert config["root"] == {"handlers": ["application"], "level": "WARNING"}
+    assert config["handlers"]["application"]["class"].endswith("BatchedStreamHandler")
     for handler in ("default", "access", "application"):
         assert config["handlers"][handler]["filters"] == ["redact_secrets"]
         formatter = config["formatters"][config["handlers"][handler]["formatter"]]
