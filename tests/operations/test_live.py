@@ -20,8 +20,6 @@ from tests.realtime.conftest import TEST_SERVER_ENV, redis_reachable
 from tests.servers import ServerProcess
 from tests.world import ADMIN_TOKEN, World, bearer
 
-pytestmark = [pytest.mark.postgres]
-
 READY_WITHIN_S = 10.0
 METRICS_TOKEN = "metrics-token-" + "m" * 32
 # How much of a secret may appear in a log: less than its prefix and 4 characters.
@@ -38,6 +36,7 @@ async def _ready_status(client: httpx.AsyncClient, want: int) -> tuple[int, dict
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.postgres
 @pytest.mark.faults
 @pytest.mark.slow
 async def test_readyz_follows_redis_down_and_back(postgres_url: str, tmp_path: Path) -> None:
@@ -69,6 +68,7 @@ async def test_readyz_follows_redis_down_and_back(postgres_url: str, tmp_path: P
             server.stop()
 
 
+@pytest.mark.postgres
 async def test_a_printed_job_moves_the_metrics_and_its_json_logs_name_it_without_secrets(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -150,6 +150,7 @@ async def test_a_printed_job_moves_the_metrics_and_its_json_logs_name_it_without
             assert secret[:SECRET_PROBE_CHARS] not in text
 
 
+@pytest.mark.postgres
 async def test_metrics_are_summed_over_worker_processes(postgres_url: str, tmp_path: Path) -> None:
     """``--workers 2``: each answer of /metrics counts every worker's jobs, whichever worker
     answers it (prometheus-client's multiprocess mode). The JSON access log's ``pid`` shows
@@ -189,3 +190,49 @@ async def test_metrics_are_summed_over_worker_processes(postgres_url: str, tmp_p
     scraped_by = {e["pid"] for e in entries if e.get("path") == "/metrics"}
     submitted_by = {e["pid"] for e in entries if e.get("event") == "job.submitted"}
     assert len(scraped_by) == 2 and len(submitted_by) == 2, (scraped_by, submitted_by)
+
+
+async def test_a_takeover_is_counted_and_logged(sqlite_url: str, tmp_path: Path) -> None:
+    """A second socket of one device supersedes the first: owner takeovers +1, bridges
+    connected 2 then 0, and the log names both sockets' device."""
+    from tests.realtime.clients import bridge
+
+    env = {**TEST_SERVER_ENV, "PRINTRELAY_LOG_FORMAT": "json"}
+    server = ServerProcess(sqlite_url, cwd=tmp_path, extra_env=env)
+    base_url = server.start()
+    sockets = []
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
+            before = (await client.get("/metrics")).text
+            tenant = await World(client, app=None).tenant()
+            location = await tenant.location()
+            device = await tenant.device(location)
+            first = await bridge(base_url, device.token).connect()
+            sockets.append(first)
+            await first.wait_for("bridge.owner")
+            second = await bridge(base_url, device.token).connect()
+            sockets.append(second)
+            await second.wait_for("bridge.owner")
+            await first.wait_for("superseded")
+            during = (await client.get("/metrics")).text
+            for s in sockets:
+                await s.close()
+            sockets.clear()
+            for _ in range(50):  # the disconnects are handled after the sockets close
+                after = (await client.get("/metrics")).text
+                if sample(after, "printrelay_bridges_connected") == 0:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        for s in sockets:
+            await s.close()
+        server.stop()
+    takeovers = "printrelay_owner_takeovers_total"
+    assert sample(during, takeovers) - sample(before, takeovers) == 1
+    assert sample(during, "printrelay_bridges_connected") == 2
+    assert sample(after, "printrelay_bridges_connected") == 0
+    entries = [json.loads(line) for line in server.log_path.read_text().splitlines()]
+    mine = [e for e in entries if e.get("device_id") == device.id]
+    assert [e["event"] for e in mine].count("device.superseded") == 1
+    assert [e["event"] for e in mine].count("device.connected") == 2
+    assert all(e["tenant_id"] == tenant.id for e in mine)
