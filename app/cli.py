@@ -6,10 +6,18 @@ import argparse
 import logging
 import os
 import secrets
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from app.config import ConfigError, Environment, Settings
+from app.observability.logs import LogFormat, configure_root
+
+# prometheus-client's multiprocess directory (read by app.observability.metrics).
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 log = logging.getLogger("printrelay")
 
@@ -59,21 +67,53 @@ def _serve(args: argparse.Namespace) -> int:
     migrate.upgrade(settings.database_url)
     log.info("database migrated; serving on http://%s:%d", args.host, args.port)
     if args.workers > 1:
-        # Each worker builds its own app from the same environment; Redis joins them.
-        uvicorn.run(
-            "app.main:create_asgi_app",
-            factory=True,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-            proxy_headers=True,
-            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-            **uvicorn_options(settings),
-        )
-        return 0
+        with shared_metrics_dir():
+            return _serve_workers(args, settings)
     uvicorn.run(
         create_asgi_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        **uvicorn_options(settings),
+    )
+    return 0
+
+
+@contextmanager
+def shared_metrics_dir() -> Iterator[Path]:
+    """prometheus-client's multiprocess mode for ``--workers N``: every worker writes its
+    metrics under ``PROMETHEUS_MULTIPROC_DIR`` and /metrics sums them. Set before any worker
+    starts (prometheus-client reads it on import). An operator's own directory is kept but
+    emptied of the last run's files; otherwise a private one lives as long as the server."""
+    given = os.environ.get(MULTIPROC_DIR_ENV)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        yield directory
+        return
+    directory = Path(tempfile.mkdtemp(prefix="printrelay-metrics-"))
+    os.environ[MULTIPROC_DIR_ENV] = str(directory)
+    try:
+        yield directory
+    finally:
+        os.environ.pop(MULTIPROC_DIR_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.serving import uvicorn_options
+
+    # Each worker builds its own app from the same environment; Redis joins them.
+    uvicorn.run(
+        "app.main:create_asgi_app",
+        factory=True,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -95,8 +135,16 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_format() -> LogFormat:
+    try:
+        return LogFormat(os.environ.get("PRINTRELAY_LOG_FORMAT", "text").strip().lower() or "text")
+    except ValueError:
+        return LogFormat.TEXT  # Settings() refuses it below, with the reason
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    level = os.environ.get("PRINTRELAY_LOG_LEVEL", "info").strip().upper()
+    configure_root(_log_format(), getattr(logging, level, logging.INFO))
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="printrelay", description="Printrelay print-job server")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.observability.logs import LogFormat
 
 DEFAULT_DATABASE_FILE = "printrelay.db"
 MIN_ADMIN_TOKEN_CHARS = 32
@@ -37,6 +41,23 @@ def normalize_database_url(url: str) -> str:
     if url.startswith("sqlite://"):
         return "sqlite+aiosqlite://" + url[len("sqlite://") :]
     return url
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel")
+
+
+def check_redis_url(url: str) -> None:
+    """ValueError unless ``url`` is one that both redis-py and python-socketio's manager take:
+    ``redis://``, ``rediss://``, ``unix://`` or ``redis+sentinel://h1:p1,h2:p2/db/service``."""
+    scheme = urlsplit(url).scheme
+    if scheme not in REDIS_SCHEMES:
+        raise ValueError(
+            f"PRINTRELAY_REDIS_URL: scheme {scheme!r} is not one of {', '.join(REDIS_SCHEMES)}"
+        )
+    if scheme == "redis+sentinel":
+        from app.coordination.redis_client import parse_sentinel_url
+
+        parse_sentinel_url(url)
 
 
 class Settings(BaseSettings):
@@ -102,11 +123,24 @@ class Settings(BaseSettings):
     socket_events_queued_bytes: int = Field(default=256 * 1024, ge=0)
     socket_event_rate_per_s: float = Field(default=500.0, gt=0)
     socket_event_burst: int = Field(default=1000, gt=0)
+    # `text` (default) or `json`: one JSON object a line, uvicorn's lines included.
+    log_format: LogFormat = LogFormat.TEXT
+    # What the application's loggers (printrelay.*, app.*) print; uvicorn's own follow
+    # `printrelay serve --log-level`. `warning` drops the line per job (three per printed job).
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Set: GET /metrics needs `Authorization: Bearer <this>`. Unset: /metrics is open (keep it
+    # off the public network then; docs/operations.md).
+    metrics_token: str | None = None
 
     def socket_origins(self) -> str | list[str] | None:
         if self.socket_allowed_origins:
             return [o.strip() for o in self.socket_allowed_origins.split(",") if o.strip()]
         return "*" if self.env is Environment.DEVELOPMENT else None
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _blank_is_unset(self) -> Settings:
@@ -116,6 +150,10 @@ class Settings(BaseSettings):
             self.admin_token = None
         if self.public_url == "":
             self.public_url = None
+        if self.metrics_token == "":
+            self.metrics_token = None
+        if self.redis_url is not None:
+            check_redis_url(self.redis_url)
         return self
 
     @cached_property

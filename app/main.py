@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import socketio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
 from app import json_codec
 from app.body_limit import BodySizeLimit
@@ -24,8 +25,13 @@ from app.coordination.rate_limit import InMemoryRateLimiter, RateLimiter, RedisR
 from app.coordination.watchers import InMemoryWatchRegistry, RedisWatchRegistry
 from app.db import Database
 from app.devices.endpoints import router as devices_router
-from app.errors import install_error_handlers
+from app.errors import Unauthorized, install_error_handlers
 from app.locations.endpoints import router as locations_router
+from app.observability import metrics
+from app.observability.logs import lean_log_records
+from app.observability.readiness import OK as READY
+from app.observability.readiness import readiness
+from app.observability.telemetry import observed
 from app.openapi_links import install_openapi
 from app.print_jobs.endpoints import router as print_jobs_router
 from app.print_jobs.fast_submit import FastSubmit
@@ -49,6 +55,11 @@ REDIS_POOL_WAIT_S = 10.0
 
 class Health(Output):
     status: str
+
+
+class Readiness(Output):
+    status: str
+    checks: dict[str, str]
 
 
 def _socket_server(settings: Settings) -> socketio.AsyncServer:
@@ -79,14 +90,11 @@ def _socket_server(settings: Settings) -> socketio.AsyncServer:
 def _coordination(settings: Settings) -> tuple[Any, OwnerLocks, ControlBus]:
     if not settings.redis_url:
         return None, InMemoryOwnerLocks(), InMemoryBus()
-    from redis.asyncio import BlockingConnectionPool, Redis
+    from app.coordination.redis_client import redis_client
 
     # A burst (thousands of bridges disconnecting at once) waits for a pooled connection
     # instead of failing with "Too many connections" as the default pool does past 100.
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_S
-    )
-    redis = Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
+    redis = redis_client(settings.redis_url, REDIS_MAX_CONNECTIONS, REDIS_POOL_WAIT_S)
     return redis, RedisOwnerLocks(redis), RedisBus(redis)
 
 
@@ -141,8 +149,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis, locks, bus = _coordination(settings)
-        db = Database.from_url(settings.async_database_url, event_sink=realtime.publisher.publish)
+        db = Database.from_url(
+            settings.async_database_url, event_sink=observed(realtime.publisher.publish)
+        )
         app.state.db = db
+        app.state.redis = redis
         if settings.hot_path:
             await db.open_hot_path()
         if redis is not None:  # limits shared by every process
@@ -174,6 +185,7 @@ def create_app(
             if redis is not None:
                 await redis.aclose()
             await db.dispose()
+            metrics.process_exited()
 
     app = FastAPI(
         title="Printrelay",
@@ -190,6 +202,7 @@ def create_app(
     app.state.sio = sio
     app.state.realtime = realtime
     app.state.principal_cache = realtime.principal_cache
+    app.state.redis = None
     app.state.limiters = _limiters(settings, None)
     app.state.admission = Admission(settings.max_submissions_in_flight)
     app.state.render_limiter = render_limiter()
@@ -210,16 +223,44 @@ def create_app(
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> Health:
+        """Liveness: 200 while the process runs, whatever it can reach."""
         return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        tags=["health"],
+        responses={503: {"model": Readiness, "description": "a check failed"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: 200 when the database and (when configured) Redis answer within
+        a short deadline each, else 503 naming the check that failed."""
+        checks = await readiness(request.app.state.db, request.app.state.redis)
+        ready = all(result == READY for result in checks.values())
+        body = {"status": "ok" if ready else "unavailable", "checks": checks}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus text; with PRINTRELAY_METRICS_TOKEN set, it needs that bearer token."""
+        token = settings.metrics_token
+        if token is not None and not metrics.token_matches(
+            token, request.headers.get("authorization")
+        ):
+            raise Unauthorized("Send the metrics token as a bearer token.")
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     # Added first, so it runs inside the body limit: valid submissions skip the router.
     app.add_middleware(FastSubmit)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(metrics.HttpMetrics)  # outermost: every answer is counted
     return app
 
 
 def create_asgi_app(settings: Settings | None = None) -> socketio.ASGIApp:
     """What `printrelay serve` runs: Socket.IO at /socket.io, everything else to FastAPI
     (lifespan included)."""
+    lean_log_records()
     app = create_app(settings, freeze_gc=True)
     return socketio.ASGIApp(app.state.sio, other_asgi_app=app, socketio_path="socket.io")

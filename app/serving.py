@@ -28,6 +28,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.auth.secrets import API_KEY_PREFIX, CLOUDPRNT_SECRET_PREFIX, DEVICE_TOKEN_PREFIX
 from app.config import Settings
+from app.observability.logs import LogFormat, formatter_config
 
 REDACTED = "[redacted]"
 # A key or token is its prefix and token_urlsafe characters; the prefix is kept so that a
@@ -99,8 +100,13 @@ def redact_secrets(text: str, extra: tuple[str, ...] = ()) -> str:
     """``text`` with API keys, device tokens, credential parameters and ``extra`` masked."""
     for secret in extra:
         text = text.replace(secret, REDACTED)
-    text = _PREFIXED_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
-    return _SECRET_PARAMETER.sub(lambda m: m.group(1) + REDACTED, text)
+    # Each pattern needs its literal (a prefix, an "="): most lines have neither, and a
+    # substring test is far cheaper than a regex pass (every JSON log line comes through here).
+    if API_KEY_PREFIX in text or DEVICE_TOKEN_PREFIX in text:
+        text = _PREFIXED_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
+    if "=" in text:
+        text = _SECRET_PARAMETER.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
 
 
 class RedactSecrets(logging.Filter):
@@ -122,15 +128,26 @@ class RedactSecrets(logging.Filter):
 
 
 def log_config(settings: Settings) -> dict[str, Any]:
-    """uvicorn's logging configuration with ``RedactSecrets`` on its access log."""
+    """uvicorn's logging configuration with ``RedactSecrets`` on its access log, and the
+    application's loggers on uvicorn's stderr handler (every ``--workers`` process applies it).
+    With ``PRINTRELAY_LOG_FORMAT=json`` every line, uvicorn's included, is a JSON object, and
+    every line (not only the access log) passes ``RedactSecrets``."""
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {
-        "redact_secrets": {
-            "()": "app.serving.RedactSecrets",
-            "secrets": [settings.admin_token] if settings.admin_token else [],
-        }
-    }
+    secrets = [s for s in (settings.admin_token, settings.metrics_token) if s]
+    config["filters"] = {"redact_secrets": {"()": "app.serving.RedactSecrets", "secrets": secrets}}
     config["loggers"]["uvicorn.access"]["filters"] = ["redact_secrets"]
+    if settings.log_format is LogFormat.JSON:
+        for name in ("default", "access"):
+            config["formatters"][name] = formatter_config(LogFormat.JSON)
+            config["handlers"][name]["filters"] = ["redact_secrets"]
+    config["formatters"]["application"] = formatter_config(settings.log_format)
+    config["handlers"]["application"] = {
+        "formatter": "application",
+        "class": "app.observability.logs.BatchedStreamHandler",
+        "stream": "ext://sys.stderr",
+        "filters": ["redact_secrets"] if settings.log_format is LogFormat.JSON else [],
+    }
+    config["root"] = {"handlers": ["application"], "level": settings.log_level.upper()}
     return config
 
 

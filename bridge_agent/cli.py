@@ -4,12 +4,14 @@
     printrelay-bridge run --printer URL [--state-dir DIR] [--paper-width 80|58]
     printrelay-bridge test-print --printer URL [--paper-width 80|58]
     printrelay-bridge preview FILE.json [--format png|text] [--paper-width 80|58] [--output PATH]
+    printrelay-bridge install-service --printer URL [--state-dir DIR] [--user|--system] [--dry-run]
 
 A job prints at its station's paper width (the server sends it with the job); --paper-width
 is for jobs from an older server that does not.
 
 Printer URLs: tcp://host:9100, usb://VID:PID, serial:///dev/ttyUSB0?baudrate=19200, file:///path.
-Every command takes --log-level debug|info|warning|error (default info).
+Every command takes --log-level debug|info|warning|error (default info) and --log-format
+text|json (json: one JSON object a line).
 
 Exit status: 0 done (or stopped), 2 a mistake to fix (arguments, pairing code, server address,
 credentials), 3 the server revoked this device, 4 the printer failed, 5 the server cannot be
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import socket
 import sys
 from collections.abc import Coroutine
@@ -30,6 +33,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bridge_agent import credentials, lifecycle
+from bridge_agent.json_logs import JsonLogFormatter
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -229,6 +233,62 @@ def _serve(args: argparse.Namespace, state_dir: Path, creds: credentials.Credent
     return EXIT_OK
 
 
+def _install_service(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from bridge_agent import service
+
+    if not sys.platform.startswith("linux"):
+        return _fail("install-service writes a systemd unit (Linux); see docs/agent.md", EXIT_USAGE)
+    state_dir = Path(args.state_dir).expanduser().resolve()
+    try:
+        paired = credentials.load(state_dir) is not None
+    except (OSError, ValueError, KeyError, TypeError):
+        paired = False
+    if not paired:
+        return _fail(f"not paired (no credentials in {state_dir}); run 'pair' first", EXIT_USAGE)
+    run_args = [
+        "run",
+        "--printer",
+        args.printer,
+        "--state-dir",
+        str(state_dir),
+        "--paper-width",
+        str(args.paper_width),
+        "--log-level",
+        args.log_level,
+        "--log-format",
+        args.log_format,
+    ]
+    system = args.system if args.system is not None else os.geteuid() == 0
+    unit_dir = Path(args.unit_dir) if args.unit_dir else None
+    try:
+        unit = service.plan(run_args, state_dir, system=system, unit_dir=unit_dir, name=args.name)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    if args.dry_run:
+        print(f"# {unit.path}")
+        print(unit.text, end="")
+        for command in unit.commands:
+            print("# then: " + " ".join(command))
+        return EXIT_OK
+    try:
+        done = service.install(unit, enable=not args.no_enable)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", None) or exc
+        return _fail(f"installing {unit.path} failed: {str(detail).strip()}", EXIT_USAGE)
+    for line in done:
+        print(line)
+    if args.no_enable:
+        print("not enabled; start it with: " + " ".join(unit.commands[-1]))
+    elif not system:
+        print(
+            "a user service starts when you log in; to start it at boot: "
+            f"loginctl enable-linger {os.environ.get('USER', '$USER')}"
+        )
+    return EXIT_OK
+
+
 def _test_print(args: argparse.Namespace) -> int:
     from bridge_agent.render import preview_text, render_job
     from bridge_agent.transports import PrinterState, TransportError, open_transport
@@ -334,6 +394,12 @@ def _main(argv: list[str] | None) -> int:
     common.add_argument(
         "--log-level", choices=LOG_LEVELS, default="info", help="what to print (default: info)"
     )
+    common.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one JSON object a line, for log shippers (default: text)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     state = {
         "default": str(credentials.default_state_dir()),
@@ -369,6 +435,27 @@ def _main(argv: list[str] | None) -> int:
     r.add_argument("--heartbeat-interval", type=float, default=None, help=argparse.SUPPRESS)
     r.set_defaults(handler=_run)
 
+    i = sub.add_parser(
+        "install-service",
+        parents=[common],
+        help="run the agent as a systemd service (Linux): write, enable and start a unit",
+    )
+    i.add_argument("--printer", required=True, help="as for run")
+    i.add_argument("--state-dir", **state)  # type: ignore[arg-type]
+    i.add_argument("--paper-width", **width)  # type: ignore[arg-type]
+    scope = i.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--user", dest="system", action="store_false", default=None, help="a user unit"
+    )
+    scope.add_argument(
+        "--system", dest="system", action="store_true", help="a system unit (needs root)"
+    )
+    i.add_argument("--name", default="printrelay-bridge", help="the unit's name")
+    i.add_argument("--unit-dir", help="where the unit goes (default: systemd's for the scope)")
+    i.add_argument("--dry-run", action="store_true", help="print the unit, change nothing")
+    i.add_argument("--no-enable", action="store_true", help="write the unit only")
+    i.set_defaults(handler=_install_service)
+
     t = sub.add_parser(
         "test-print", parents=[common], help="print a sample ticket (no server needed)"
     )
@@ -398,6 +485,9 @@ def _main(argv: list[str] | None) -> int:
 
     args = parser.parse_args(argv)
     logging.getLogger().setLevel(args.log_level.upper())
+    if args.log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLogFormatter())
     return int(args.handler(args))
 
 

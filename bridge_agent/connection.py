@@ -117,7 +117,13 @@ class Connection:
         self.epoch = int(data["epoch"])
         self._attempt = 0
         self._move(ConnectionState.OWNER)
-        log.info("owner of device %s at epoch %d", data.get("device_id"), self.epoch)
+        device_id = data.get("device_id")
+        log.info(
+            "owner of device %s at epoch %d",
+            device_id,
+            self.epoch,
+            extra={"event": "device.owner", "device_id": device_id, "epoch": self.epoch},
+        )
         await self._on_owner(self.epoch)
 
     async def _on_superseded(self, _data: Any = None) -> None:

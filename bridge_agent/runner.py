@@ -137,7 +137,7 @@ class BridgeRunner:
         _crash_point("claim_acked")
         await self.journal.record(job_id, Stage.CLAIMED)
         _crash_point("claimed")
-        log.info("claimed job %s", job_id)
+        log.info("claimed job %s", job_id, extra={"event": "job.claimed", "job_id": job_id})
         await self._print_and_report(ack["job"])
 
     async def _print_and_report(self, job: dict[str, Any]) -> None:
@@ -166,7 +166,12 @@ class BridgeRunner:
             log.warning("job %s failed at the printer: %s", job_id, exc)
         else:
             await self.journal.record(job_id, Stage.PRINTED, outcome="printed")
-            log.info("printed job %s (%d bytes)", job_id, len(data))
+            log.info(
+                "printed job %s (%d bytes)",
+                job_id,
+                len(data),
+                extra={"event": "job.printed", "job_id": job_id},
+            )
             _crash_point("printed")
         await self._report(job_id)
 
@@ -181,7 +186,13 @@ class BridgeRunner:
         if code in (None, "invalid_transition", "not_found", "already_claimed"):
             # Accepted, or the server already settled it (lease passed, unpaired): final.
             await self.journal.record(job_id, Stage.REPORTED)
-            log.info("reported job %s %s%s", job_id, entry.outcome, f" ({code})" if code else "")
+            log.info(
+                "reported job %s %s%s",
+                job_id,
+                entry.outcome,
+                f" ({code})" if code else "",
+                extra={"event": "job.reported", "job_id": job_id, "status": entry.outcome},
+            )
         else:  # stale_epoch etc.: keep it, the next reconciliation reports it
             log.warning("report of job %s refused (%s); will retry", job_id, code)
 

@@ -59,6 +59,7 @@ def start_agent(
     crash_at: str | None = None,
     heartbeat_interval_s: float | None = None,
     launcher: Sequence[str] = (),
+    extra_args: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """The agent as a child process, its output in ``agent.log``; ``launcher``: a module (and
     its arguments) that runs ``bridge_agent.cli`` for it (tests/bridge_agent/skewed_clock.py)."""
@@ -77,6 +78,7 @@ def start_agent(
             "--status-interval",
             AGENT_STATUS_INTERVAL_S,
             *(["--heartbeat-interval", str(heartbeat_interval_s)] if heartbeat_interval_s else []),
+            *extra_args,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -29,8 +29,14 @@ class ServerProcess:
     """``printrelay serve`` in a child process that a test can kill and start again (same port)."""
 
     def __init__(
-        self, database_url: str, *, cwd: Path, extra_env: dict[str, str] | None = None
+        self,
+        database_url: str,
+        *,
+        cwd: Path,
+        extra_env: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
+        self.extra_args = extra_args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.cwd = cwd
@@ -58,6 +64,7 @@ class ServerProcess:
                     str(self.port),
                     "--log-level",
                     "warning",
+                    *self.extra_args,
                 ],
                 cwd=self.cwd,
                 env=self.env,

@@ -35,9 +35,10 @@ from app.auth.principals import DeviceScope, Principal
 from app.db import Database, utcnow
 from app.db.hot_pool import HotPool
 from app.db.statement_batcher import Args, StatementBatcher
-from app.errors import AlreadyClaimed, NotFound, StaleEpoch, Unauthorized
+from app.errors import AlreadyClaimed, AppError, NotFound, StaleEpoch, Unauthorized
 from app.events import JobChanged
 from app.models import JobStatus
+from app.observability import metrics
 from app.print_jobs import service
 from app.print_jobs.hot_sql import (
     CLAIM_BATCH_SQL,
@@ -187,7 +188,19 @@ def _batchers(db: Database, pool: HotPool) -> _Batchers:
 async def update_from_device(
     db: Database, principal: Principal, job_id: uuid.UUID, body: JobUpdate, lease_s: float
 ) -> JobView:
-    """A claim (``sent``) or a report (``printed``/``failed``), fenced by the device's epoch."""
+    """A claim (``sent``) or a report (``printed``/``failed``), fenced by the device's epoch;
+    a refused claim is counted by its error code (REST and socket claims both come here)."""
+    try:
+        return await _update_from_device(db, principal, job_id, body, lease_s)
+    except AppError as exc:
+        if body.status is JobStatus.SENT:
+            metrics.claim_refused(exc.code)
+        raise
+
+
+async def _update_from_device(
+    db: Database, principal: Principal, job_id: uuid.UUID, body: JobUpdate, lease_s: float
+) -> JobView:
     pool = db.hot_pool
     if pool is not None:
         device = principal.require_device()

@@ -30,6 +30,8 @@ from app.errors import AppError, Forbidden, Unauthorized
 from app.locations.service import require_location
 from app.log_safe import quoted
 from app.models import JobStatus
+from app.observability import metrics
+from app.observability.telemetry import device_event
 from app.print_jobs import hot_path
 from app.print_jobs.schemas import JobUpdate, job_wire
 from app.realtime import rooms
@@ -146,6 +148,9 @@ class Realtime:
         # before it runs waits instead of taking ownership a second time (two epochs).
         await session.settling.acquire()
         self.sio.start_background_task(self._become_owner_logged, sid, session)
+        # Counted once accepted: on_disconnect takes it back for every BridgeSocket session.
+        metrics.BRIDGES_CONNECTED.inc()
+        device_event("connected", device.id, device.tenant_id, sid=sid)
 
     async def _connect_watcher(self, sid: str, api_key: str) -> None:
         try:
@@ -167,7 +172,11 @@ class Realtime:
                 except Exception as exc:  # a stale count only costs needless emits
                     log.warning("watch registry: %s", type(exc).__name__)
             return
-        if not isinstance(session, BridgeSocket) or session.holder is None:
+        if not isinstance(session, BridgeSocket):
+            return
+        metrics.BRIDGES_CONNECTED.dec()
+        device_event("disconnected", session.device.id, session.principal.tenant, sid=sid)
+        if session.holder is None:
             return
         try:
             # Thousands of bridges may drop at once (a network blip, a proxy restart): their
@@ -230,6 +239,8 @@ class Realtime:
         room = rooms.bridge_room(device)
         previous = taken.previous
         if previous is not None and previous.sid != sid:
+            metrics.OWNER_TAKEOVERS.inc()
+            device_event("superseded", device.id, tenant, sid=previous.sid)
             await self.sio.leave_room(previous.sid, room)
             await self.sio.emit("superseded", {"device_id": str(device.id)}, to=previous.sid)
             old = self.sessions.get(previous.sid)
@@ -239,6 +250,7 @@ class Realtime:
         await self.sio.emit(
             "bridge.owner", {"device_id": str(device.id), "epoch": taken.holder.epoch}, to=sid
         )
+        device_event("owner", device.id, tenant, sid=sid, epoch=taken.holder.epoch)
         await self._send_backlog(sid, session.principal)
         return taken.holder.epoch
 
