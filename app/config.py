@@ -128,9 +128,19 @@ class Settings(BaseSettings):
     # What the application's loggers (printrelay.*, app.*) print; uvicorn's own follow
     # `printrelay serve --log-level`. `warning` drops the line per job (three per printed job).
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The line per job change (submitted, claimed, reported, swept: three per printed job, with
+    # its ids). Unset: on with the json format, off with text, where nobody parses them and the
+    # delivery path would pay ~15 us a line (docs/benchmarks.md, issue 23). Device lines stay.
+    log_job_events: bool | None = None
     # Set: GET /metrics needs `Authorization: Bearer <this>`. Unset: /metrics is open (keep it
     # off the public network then; docs/operations.md).
     metrics_token: str | None = None
+
+    def job_event_lines(self) -> bool:
+        """Whether each job change is logged (``PRINTRELAY_LOG_JOB_EVENTS``)."""
+        if self.log_job_events is not None:
+            return self.log_job_events
+        return self.log_format is LogFormat.JSON
 
     def socket_origins(self) -> str | list[str] | None:
         if self.socket_allowed_origins:

@@ -148,6 +148,8 @@ def log_config(settings: Settings) -> dict[str, Any]:
         "filters": ["redact_secrets"] if settings.log_format is LogFormat.JSON else [],
     }
     config["root"] = {"handlers": ["application"], "level": settings.log_level.upper()}
+    if not settings.job_event_lines():
+        config["loggers"]["printrelay.jobs"] = {"level": "WARNING"}
     return config
 
 

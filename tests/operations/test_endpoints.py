@@ -238,3 +238,22 @@ def test_the_served_log_config_applies_the_format_level_and_redaction() -> None:
     text = log_config(Settings())
     assert text["root"]["level"] == "INFO"
     assert text["formatters"]["application"]["()"].endswith("ContextTextFormatter")
+
+
+def test_job_lines_are_on_with_json_and_off_with_text_unless_asked() -> None:
+    """Three lines per printed job cost the delivery path ~15 us each: a text log (read by a
+    person, not parsed) leaves them out unless PRINTRELAY_LOG_JOB_EVENTS says otherwise."""
+    from app.serving import log_config
+
+    def jobs_level(**settings: object) -> str | None:
+        return (
+            log_config(Settings(**settings))
+            .get("loggers", {})
+            .get("printrelay.jobs", {})
+            .get("level")
+        )
+
+    assert jobs_level() == "WARNING"
+    assert jobs_level(log_format="json") is None  # the root's INFO
+    assert jobs_level(log_job_events=True) is None
+    assert jobs_level(log_format="json", log_job_events=False) == "WARNING"
