@@ -33,9 +33,10 @@ from app.observability.logs import LogFormat, formatter_config
 REDACTED = "[redacted]"
 # A key or token is its prefix and token_urlsafe characters; the prefix is kept so that a
 # reader of the log still sees which kind of secret was sent.
+_SECRET_PREFIXES = (API_KEY_PREFIX, DEVICE_TOKEN_PREFIX, CLOUDPRNT_SECRET_PREFIX)
 _PREFIXED_SECRET = re.compile(
     "("
-    + "|".join(re.escape(p) for p in (API_KEY_PREFIX, DEVICE_TOKEN_PREFIX, CLOUDPRNT_SECRET_PREFIX))
+    + "|".join(re.escape(p) for p in _SECRET_PREFIXES)
     + r")[\w\-]+"
 )
 # Values of query parameters that name a credential, whatever they hold.
@@ -102,7 +103,7 @@ def redact_secrets(text: str, extra: tuple[str, ...] = ()) -> str:
         text = text.replace(secret, REDACTED)
     # Each pattern needs its literal (a prefix, an "="): most lines have neither, and a
     # substring test is far cheaper than a regex pass (every JSON log line comes through here).
-    if API_KEY_PREFIX in text or DEVICE_TOKEN_PREFIX in text:
+    if any(prefix in text for prefix in _SECRET_PREFIXES):
         text = _PREFIXED_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
     if "=" in text:
         text = _SECRET_PARAMETER.sub(lambda m: m.group(1) + REDACTED, text)
