@@ -272,7 +272,7 @@ async def take_due_fallbacks(tx: Tx, now: datetime) -> list[FailedOver]:
         .where(
             Device.fallback_at.is_not(None),
             Device.fallback_at <= now,
-            Device.fallback_offered.is_(False),
+            ~Device.fallback_offered,  # as ix_devices_fallback_due's predicate
             Device.revoked_at.is_(None),
         )
         .values(fallback_offered=True)

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     LargeBinary,
     SmallInteger,
     String,
@@ -22,6 +23,16 @@ from app.models.enums import DeviceKind, PrinterState
 
 class Device(Base):
     __tablename__ = "devices"
+    __table_args__ = (
+        # The sweeper's scan for failovers due (migration 0009): partial, so it holds only the
+        # station bridges whose printer is down and whose failover has not been offered yet.
+        Index(
+            "ix_devices_fallback_due",
+            "fallback_at",
+            postgresql_where=text("fallback_at IS NOT NULL AND NOT fallback_offered"),
+            sqlite_where=text("fallback_at IS NOT NULL AND NOT fallback_offered"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)

@@ -38,10 +38,18 @@ def upgrade() -> None:
                 nullable=False,
             )
         )
+        batch_op.create_index(
+            "ix_devices_fallback_due",
+            ["fallback_at"],
+            unique=False,
+            postgresql_where=sa.text("fallback_at IS NOT NULL AND NOT fallback_offered"),
+            sqlite_where=sa.text("fallback_at IS NOT NULL AND NOT fallback_offered"),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.drop_index("ix_devices_fallback_due")
         batch_op.drop_column("fallback_offered")
         batch_op.drop_column("fallback_at")
     with op.batch_alter_table("stations", schema=None) as batch_op:
