@@ -123,3 +123,29 @@ async def test_the_other_tenant_is_untouched(world: World) -> None:
     job: dict[str, Any] = await tenant.job(location, station)
     assert_error(await world.claim(lb, job["id"]), 404, "not_found")
     assert (await world.claim(other_sb, job["id"])).status_code == 200
+
+
+async def _fail_over_due(world: World) -> int:
+    from app.db import utcnow
+    from app.devices import service
+
+    async with world.app.state.db.transaction() as tx:
+        return await service.fail_over_due(tx, utcnow())
+
+
+async def test_the_sweeper_takes_each_failover_once(world: World) -> None:
+    """The sweeper's conditional UPDATE: a failover that is due is taken (and its station's jobs
+    offered) by one sweep, not again; a printer that comes back and goes down again is new."""
+    tenant, _, station, sb, _ = await _setup(world, 3600)
+    await _fail_over_due(world)  # other tests' failovers in a shared database: taken now
+    await _report(world, sb, PrinterState.PAPER_OUT)
+    assert await _fail_over_due(world) == 0  # not yet: an hour to go
+    await tenant.update_station(station, fallback_after_s=0)
+    assert await _fail_over_due(world) == 1
+    assert await _fail_over_due(world) == 0
+    await _report(world, sb, PrinterState.COVER_OPEN)  # still down: nothing new
+    assert await _fail_over_due(world) == 0
+    await _report(world, sb, PrinterState.ONLINE)
+    assert await _fail_over_due(world) == 0
+    await _report(world, sb, PrinterState.ERROR)
+    assert await _fail_over_due(world) == 1
