@@ -46,10 +46,26 @@ class PrinterStatusChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class StationFailedOver:
+    """A station's printing bridge has reported a printer that cannot print for longer than
+    the station's ``fallback_after_s`` (found by the sweeper): offer its pending jobs to the
+    location bridges (the publisher checks the station is still failed over)."""
+
+    tenant_id: uuid.UUID
+    location_id: uuid.UUID
+    station_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRevoked:
     key_id: uuid.UUID
 
 
 DomainEvent = (
-    JobChanged | DeviceStatusChanged | DeviceUnpaired | PrinterStatusChanged | ApiKeyRevoked
+    JobChanged
+    | DeviceStatusChanged
+    | DeviceUnpaired
+    | PrinterStatusChanged
+    | StationFailedOver
+    | ApiKeyRevoked
 )

@@ -31,12 +31,15 @@ class Sweeper:
             went_offline = await devices.offline_if_silent(tx, self.device_silence_s)
             # CloudPRNT printers that stopped polling.
             went_offline += await cloudprnt.offline_if_silent(tx)
-        if expired or unconfirmed or went_offline:
+            # Stations whose printer has been down for their fallback_after_s (failover).
+            failed_over = await devices.fail_over_due(tx, now or utcnow())
+        if expired or unconfirmed or went_offline or failed_over:
             log.info(
-                "sweep: %d expired, %d unconfirmed, %d devices offline",
+                "sweep: %d expired, %d unconfirmed, %d devices offline, %d stations failed over",
                 len(expired),
                 len(unconfirmed),
                 went_offline,
+                failed_over,
             )
         return len(expired), len(unconfirmed)
 

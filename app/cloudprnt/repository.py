@@ -96,7 +96,7 @@ async def job_to_offer(
             PrintJob.tenant_id == tenant_id,
             PrintJob.status == JobStatus.PENDING,
             PrintJob.expires_at > now,
-            in_device_scope(device),
+            in_device_scope(device, now),
         )
         .order_by(PrintJob.created_at, PrintJob.id)
         .limit(1)

@@ -76,11 +76,11 @@ LIMIT $7
 """
 BACKLOG_STATION_SQL = _BACKLOG_SQL.format(
     columns=hot_sql.J_COLUMNS,
-    scope=hot_sql.device_scope_sql("$2", "$3", station_bridge=True),
+    scope=hot_sql.device_scope_sql("$2", "$3", station_bridge=True, now="now()"),
 )
 BACKLOG_LOCATION_SQL = _BACKLOG_SQL.format(
     columns=hot_sql.J_COLUMNS,
-    scope=hot_sql.device_scope_sql("$2", "$3", station_bridge=False),
+    scope=hot_sql.device_scope_sql("$2", "$3", station_bridge=False, now="now()"),
 )
 
 

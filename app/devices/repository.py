@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, select, update
 
 from app.db import Tx
-from app.models import Device, DeviceKind, PairingCode, PrinterState
+from app.models import Device, DeviceKind, PairingCode, PrinterState, Station
 
 
 async def add_pairing_code(tx: Tx, code: PairingCode) -> PairingCode:
@@ -200,4 +201,83 @@ async def set_printer_state(
         .returning(Device)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
+    device = (await tx.session.execute(stmt)).scalar_one_or_none()
+    if device is None or device.station_id is None:
+        return device
+    if state.can_print:
+        if device.fallback_at is not None:  # printing again: no failover
+            await _set_fallback(tx, device, None)
+    elif device.fallback_at is None:
+        # Down now: fail over after the station's delay, counted from this first report
+        # (a later report of another non-printing state keeps the moment).
+        after_s = await _station_fallback_after_s(tx, tenant_id, device.station_id)
+        if after_s is not None:
+            await _set_fallback(tx, device, now + timedelta(seconds=after_s))
+    return device
+
+
+async def _station_fallback_after_s(
+    tx: Tx, tenant_id: uuid.UUID, station_id: uuid.UUID
+) -> int | None:
+    stmt = select(Station.fallback_after_s).where(
+        Station.id == station_id, Station.tenant_id == tenant_id
+    )
     return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+async def _set_fallback(tx: Tx, device: Device, fallback_at: datetime | None) -> None:
+    stmt = (
+        update(Device)
+        .where(Device.id == device.id, Device.tenant_id == device.tenant_id)
+        .values(fallback_at=fallback_at, fallback_offered=False)
+        .execution_options(synchronize_session=False)
+    )
+    await tx.session.execute(stmt)
+    device.fallback_at = fallback_at
+    device.fallback_offered = False
+
+
+async def reschedule_fallback(
+    tx: Tx, tenant_id: uuid.UUID, station_id: uuid.UUID, after_s: int | None
+) -> None:
+    """The station's ``fallback_after_s`` changed: its bridges whose printer cannot print now
+    fail over ``after_s`` after their last report (never when None). A station has a few
+    devices: they are read and written one by one."""
+    stmt = select(Device).where(
+        Device.station_id == station_id,
+        Device.tenant_id == tenant_id,
+        Device.revoked_at.is_(None),
+        Device.printer_state_at.is_not(None),
+        Device.printer_state.not_in([s for s in PrinterState if s.can_print]),
+    )
+    for device in (await tx.session.execute(stmt)).scalars().all():
+        assert device.printer_state_at is not None
+        at = None if after_s is None else device.printer_state_at + timedelta(seconds=after_s)
+        await _set_fallback(tx, device, at)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedOver:
+    tenant_id: uuid.UUID
+    location_id: uuid.UUID
+    station_id: uuid.UUID
+
+
+async def take_due_fallbacks(tx: Tx, now: datetime) -> list[FailedOver]:
+    """Station bridges whose failover moment has passed and whose station's jobs have not been
+    offered to the location bridges since: marked offered in one conditional UPDATE (several
+    sweeping processes: each device is taken by one), their stations returned once each."""
+    stmt = (
+        update(Device)
+        .where(
+            Device.fallback_at.is_not(None),
+            Device.fallback_at <= now,
+            ~Device.fallback_offered,  # as ix_devices_fallback_due's predicate
+            Device.revoked_at.is_(None),
+        )
+        .values(fallback_offered=True)
+        .returning(Device.tenant_id, Device.location_id, Device.station_id)
+        .execution_options(synchronize_session=False)
+    )
+    rows = (await tx.session.execute(stmt)).all()
+    return list(dict.fromkeys(FailedOver(t, loc, st) for t, loc, st in rows if st is not None))

@@ -2,14 +2,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from app.auth.principals import Principal
 from app.auth.secrets import hash_secret, new_device_token, new_pairing_code, normalize_pairing_code
 from app.db import Tx, utcnow
 from app.devices import repository
 from app.errors import InvalidPairingCode, NotFound
-from app.events import DeviceStatusChanged, DeviceUnpaired, PrinterStatusChanged
+from app.events import (
+    DeviceStatusChanged,
+    DeviceUnpaired,
+    PrinterStatusChanged,
+    StationFailedOver,
+)
 from app.locations.service import require_location, require_station
 from app.models import Device, DeviceKind, PairingCode, PrinterState
 from app.print_jobs.service import release_jobs_of_unpaired_device
@@ -150,3 +155,12 @@ async def report_printer_state(
     if device is not None:
         tx.publish(PrinterStatusChanged(device.id, device.location_id, printer, state.value))
     return device
+
+
+async def fail_over_due(tx: Tx, now: datetime) -> int:
+    """Stations whose failover moment passed since the last sweep: their jobs are offered to
+    the location bridges after the commit (``StationFailedOver``). Returns how many."""
+    due = await repository.take_due_fallbacks(tx, now)
+    for station in due:
+        tx.publish(StationFailedOver(station.tenant_id, station.location_id, station.station_id))
+    return len(due)

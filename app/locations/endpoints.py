@@ -49,7 +49,7 @@ async def create_station(
 ) -> StationOut:
     async with db.transaction() as tx:
         station = await service.create_station(
-            tx, principal, location_id, body.name, body.paper_width_mm
+            tx, principal, location_id, body.name, body.paper_width_mm, body.fallback_after_s
         )
     return StationOut.model_validate(station)
 
@@ -67,7 +67,8 @@ async def list_stations(
 async def update_station(
     station_id: uuid.UUID, body: StationUpdate, principal: Manager, db: Db
 ) -> StationOut:
-    """Renames a station or changes its paper width (only the fields given). A new width
+    """Renames a station, changes its paper width or its ``fallback_after_s`` (only the
+    fields given). A new width
     applies to jobs submitted afterwards; earlier jobs and their reprints keep theirs."""
     async with db.transaction() as tx:
         station = await service.update_station(tx, principal, station_id, body.changes())

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from app.db import Tx
 from app.models import Location, Station
@@ -32,18 +32,27 @@ async def list_locations(tx: Tx, tenant_id: uuid.UUID) -> Sequence[Location]:
 
 
 async def add_station(
-    tx: Tx, tenant_id: uuid.UUID, location_id: uuid.UUID, name: str, paper_width_mm: int
+    tx: Tx,
+    tenant_id: uuid.UUID,
+    location_id: uuid.UUID,
+    name: str,
+    paper_width_mm: int,
+    fallback_after_s: int | None,
 ) -> Station:
-    station = Station(
-        id=uuid.uuid4(),
-        tenant_id=tenant_id,
-        location_id=location_id,
-        name=name,
-        paper_width_mm=paper_width_mm,
+    # An INSERT of its own: the ORM would take a None fallback_after_s for "use the default".
+    stmt = (
+        insert(Station)
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            location_id=location_id,
+            name=name,
+            paper_width_mm=paper_width_mm,
+            fallback_after_s=fallback_after_s,
+        )
+        .returning(Station)
     )
-    tx.session.add(station)
-    await tx.session.flush()
-    return station
+    return (await tx.session.execute(stmt)).scalar_one()
 
 
 async def get_station(

@@ -6,6 +6,7 @@ from typing import Any
 
 from app.auth.principals import Principal
 from app.db import Tx
+from app.devices import repository as devices_repository
 from app.errors import NotFound
 from app.locations import repository
 from app.models import Location, Station
@@ -36,10 +37,17 @@ async def require_station(
 
 
 async def create_station(
-    tx: Tx, principal: Principal, location_id: uuid.UUID, name: str, paper_width_mm: int
+    tx: Tx,
+    principal: Principal,
+    location_id: uuid.UUID,
+    name: str,
+    paper_width_mm: int,
+    fallback_after_s: int | None,
 ) -> Station:
     await require_location(tx, principal.tenant, location_id)
-    return await repository.add_station(tx, principal.tenant, location_id, name, paper_width_mm)
+    return await repository.add_station(
+        tx, principal.tenant, location_id, name, paper_width_mm, fallback_after_s
+    )
 
 
 async def list_stations(tx: Tx, principal: Principal, location_id: uuid.UUID) -> Sequence[Station]:
@@ -53,8 +61,13 @@ async def update_station(
     """A new name or paper width. Submissions read the width in their own statement
     (``print_jobs.repository.submit_target``, ``print_jobs.hot_sql``), and no process keeps
     station rows, so every process's next submission sees the change once it commits; jobs
-    submitted before keep the width they carry."""
+    submitted before keep the width they carry. A new ``fallback_after_s`` moves the failover
+    moment of the station's bridges whose printer cannot print (from their last report)."""
     station = await repository.update_station(tx, principal.tenant, station_id, changes)
     if station is None:
         raise NotFound("Station not found.")
+    if "fallback_after_s" in changes:
+        await devices_repository.reschedule_fallback(
+            tx, principal.tenant, station.id, station.fallback_after_s
+        )
     return station

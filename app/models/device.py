@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     LargeBinary,
     SmallInteger,
     String,
@@ -22,6 +23,16 @@ from app.models.enums import DeviceKind, PrinterState
 
 class Device(Base):
     __tablename__ = "devices"
+    __table_args__ = (
+        # The sweeper's scan for failovers due (migration 0009): partial, so it holds only the
+        # station bridges whose printer is down and whose failover has not been offered yet.
+        Index(
+            "ix_devices_fallback_due",
+            "fallback_at",
+            postgresql_where=text("fallback_at IS NOT NULL AND NOT fallback_offered"),
+            sqlite_where=text("fallback_at IS NOT NULL AND NOT fallback_offered"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
@@ -45,6 +56,16 @@ class Device(Base):
         str_enum(PrinterState), default=PrinterState.UNKNOWN, server_default=text("'unknown'")
     )
     printer_state_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Failover (contract: Scope): when this station bridge's printer will have been unable to
+    # print (a state other than online/paper_low/unknown) for its station's fallback_after_s;
+    # null while it prints or when the station never falls back. Kept here, not computed from
+    # the station in the scope SQL, so the claim's condition is one indexed comparison on the
+    # device rows it already reads, on both dialects. ``fallback_offered``: the sweeper has
+    # offered the station's jobs to the location bridges since (one process does it, by CAS).
+    fallback_at: Mapped[datetime | None] = mapped_column(default=None)
+    fallback_offered: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     # A CloudPRNT printer (kind ``cloudprnt``; null for other kinds): the MAC address it gave
     # at its first poll (a poll from another MAC is refused), its polling interval in seconds
     # and the media types it prints (its answers to the GetPollInterval and Encodings client

@@ -25,6 +25,12 @@ class PrinterState(StrEnum):
     COVER_OPEN = "cover_open"
     ERROR = "error"
 
+    @property
+    def can_print(self) -> bool:
+        """Counts as printing for failover (contract: Scope): ``online`` and ``paper_low``,
+        and ``unknown`` (never reported: a bridge is trusted until it says otherwise)."""
+        return self in (PrinterState.UNKNOWN, PrinterState.ONLINE, PrinterState.PAPER_LOW)
+
 
 class JobStatus(StrEnum):
     PENDING = "pending"

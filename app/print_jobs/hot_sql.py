@@ -43,6 +43,7 @@ WITH probes AS (
         ($4::uuid IS NOT NULL AND EXISTS (
             SELECT 1 FROM devices
             WHERE station_id = $4 AND tenant_id = $2 AND online AND revoked_at IS NULL
+              AND (fallback_at IS NULL OR fallback_at > $12)
         )) AS station_bridge_online
 ), checks AS (
     SELECT key_active, location_found,
@@ -101,7 +102,7 @@ WITH input AS (
     LEFT JOIN LATERAL (
         SELECT true AS ok FROM devices d
         WHERE d.station_id = i.station_id AND d.tenant_id = i.tenant_id AND d.online
-            AND d.revoked_at IS NULL
+            AND d.revoked_at IS NULL AND (d.fallback_at IS NULL OR d.fallback_at > i.created_at)
         LIMIT 1
     ) AS bridge_row ON true
 ), job AS (
@@ -132,17 +133,20 @@ def _device_at_epoch(device: str, epoch: str) -> str:
                   WHERE d.id = {device} AND d.epoch = {epoch} AND d.revoked_at IS NULL)"""  # noqa: S608 (parameter names, not values)
 
 
-def device_scope_sql(location: str, station: str, *, station_bridge: bool) -> str:
-    """Jobs ``j`` a device may claim, as ``repository.in_device_scope``; ``location`` and
-    ``station`` name the parameters holding the device's. A station bridge: its station's jobs.
-    A location bridge (its station parameter is NULL): the location's jobs without a station,
-    and a station's jobs while that station has no online station bridge."""
+def device_scope_sql(location: str, station: str, *, station_bridge: bool, now: str) -> str:
+    """Jobs ``j`` a device may claim at ``now``, as ``repository.in_device_scope``;
+    ``location``, ``station`` and ``now`` name the parameters (or SQL) holding the device's and
+    the time. A station bridge: its station's jobs. A location bridge (its station parameter is
+    NULL): the location's jobs without a station, and a station's jobs while that station has
+    no printing station bridge (none online, or every online one past its ``fallback_at``: its
+    printer down for longer than the station's ``fallback_after_s``)."""
     if station_bridge:
         return f"j.location_id = {location} AND j.station_id = {station}"
     return f"""j.location_id = {location} AND {station}::uuid IS NULL AND (
     j.station_id IS NULL OR NOT EXISTS (
         SELECT 1 FROM devices sb
         WHERE sb.station_id = j.station_id AND sb.online AND sb.revoked_at IS NULL
+          AND (sb.fallback_at IS NULL OR sb.fallback_at > {now})
     ))"""  # noqa: S608 (parameter names, not values)
 
 
@@ -168,8 +172,8 @@ SELECT * FROM job
 """  # noqa: S608 (built from constants; every value is bound as $n)
 
 
-CLAIM_STATION_SQL = _claim_sql(device_scope_sql("$5", "$6", station_bridge=True))
-CLAIM_LOCATION_SQL = _claim_sql(device_scope_sql("$5", "$6", station_bridge=False))
+CLAIM_STATION_SQL = _claim_sql(device_scope_sql("$5", "$6", station_bridge=True, now="$7"))
+CLAIM_LOCATION_SQL = _claim_sql(device_scope_sql("$5", "$6", station_bridge=False, now="$7"))
 
 # $1 job, $2 tenant, $3 device, $4 epoch, $5 status, $6 error, $7 now, $8 event id
 REPORT_SQL = f"""
@@ -198,6 +202,12 @@ assert sources_of(JobStatus.PRINTED) == sources_of(JobStatus.FAILED) == {JobStat
 # up every part of a plan for each execution, used or not. A claim is scoped by each row's
 # device: a station bridge when its station is not NULL, else a location bridge. When two rows
 # claim the same job, PostgreSQL updates it once, for one of them: one claim wins.
+def _batch_scope(*, station_bridge: bool) -> str:
+    return device_scope_sql(
+        "i.location_id", "i.station_id", station_bridge=station_bridge, now="i.at"
+    )
+
+
 def _claim_batch_ctes(first: int) -> str:
     p = [f"${first + i}" for i in range(10)]
     return f"""claim_input AS (
@@ -213,10 +223,8 @@ def _claim_batch_ctes(first: int) -> str:
     FROM claim_input AS i
     WHERE j.id = i.job_id AND j.tenant_id = i.tenant_id
       AND j.status IN {_in(sources_of(JobStatus.SENT))} AND j.expires_at > i.at
-      AND ((i.station_id IS NOT NULL
-            AND {device_scope_sql("i.location_id", "i.station_id", station_bridge=True)})
-           OR (i.station_id IS NULL
-               AND {device_scope_sql("i.location_id", "i.station_id", station_bridge=False)}))
+      AND ((i.station_id IS NOT NULL AND {_batch_scope(station_bridge=True)})
+           OR (i.station_id IS NULL AND {_batch_scope(station_bridge=False)}))
       AND {_device_at_epoch("i.device_id", "i.epoch")}
     RETURNING {J_COLUMNS}, i.ord, i.event_id
 )"""  # noqa: S608 (built from constants; every value is bound as $n)
@@ -285,5 +293,10 @@ SELECT j.claimed_by,
 FROM print_jobs j
 WHERE j.id = $1 AND j.tenant_id = $2 AND (({scope}) OR j.claimed_by = $3)
 """
-REFUSAL_STATION_SQL = _REFUSAL_SQL.format(scope=device_scope_sql("$4", "$5", station_bridge=True))
-REFUSAL_LOCATION_SQL = _REFUSAL_SQL.format(scope=device_scope_sql("$4", "$5", station_bridge=False))
+# The time is the statement's (``now()``): a refusal explains a claim that just failed.
+REFUSAL_STATION_SQL = _REFUSAL_SQL.format(
+    scope=device_scope_sql("$4", "$5", station_bridge=True, now="now()")
+)
+REFUSAL_LOCATION_SQL = _REFUSAL_SQL.format(
+    scope=device_scope_sql("$4", "$5", station_bridge=False, now="now()")
+)

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from app.auth.principals import DeviceScope
-from app.db import Tx
+from app.db import Tx, utcnow
 from app.models import (
     LOCATION_JOB_PAPER_WIDTH_MM,
     ActorKind,
@@ -57,27 +57,40 @@ class JobFilter:
     status: JobStatus | None = None
 
 
-def in_device_scope(device: DeviceScope) -> ColumnElement[bool]:
-    """Jobs a device may see and claim.
+def printing_station_bridge(
+    station_id: SQLColumnExpression[uuid.UUID | None] | uuid.UUID, now: datetime
+) -> ColumnElement[bool]:
+    """The station has an online station bridge whose printer prints, as far as failover is
+    concerned: it has not reported a state other than online/paper_low for longer than the
+    station's ``fallback_after_s`` (its ``fallback_at``, set when it reports, is unset or not
+    yet reached). While none has, the location bridges take the station's jobs."""
+    station_bridge = aliased(Device)
+    return exists().where(
+        station_bridge.station_id == station_id,
+        station_bridge.online.is_(True),
+        station_bridge.revoked_at.is_(None),
+        or_(station_bridge.fallback_at.is_(None), station_bridge.fallback_at > now),
+    )
+
+
+def in_device_scope(device: DeviceScope, now: datetime | None = None) -> ColumnElement[bool]:
+    """Jobs a device may see and claim (contract: Scope) at ``now`` (default: the clock).
 
     A station bridge: its station's jobs. A location bridge: the location's jobs without a
-    station, and a station's jobs while that station has no online station bridge.
+    station, and a station's jobs while that station has no printing station bridge
+    (``printing_station_bridge``: none online, or every online one's printer down for longer
+    than the station's ``fallback_after_s``).
     """
     same_location = PrintJob.location_id == device.location_id
     if device.station_id is not None:
         return and_(same_location, PrintJob.station_id == device.station_id)
-    station_bridge = aliased(Device)
-    station_has_online_bridge = exists().where(
-        station_bridge.station_id == PrintJob.station_id,
-        station_bridge.online.is_(True),
-        station_bridge.revoked_at.is_(None),
-    )
-    return and_(same_location, or_(PrintJob.station_id.is_(None), ~station_has_online_bridge))
+    printing = printing_station_bridge(PrintJob.station_id, now or utcnow())
+    return and_(same_location, or_(PrintJob.station_id.is_(None), ~printing))
 
 
-def visible_to_device(device: DeviceScope) -> ColumnElement[bool]:
+def visible_to_device(device: DeviceScope, now: datetime | None = None) -> ColumnElement[bool]:
     """In scope now, or claimed by this device earlier (so it can always finish its own)."""
-    return or_(in_device_scope(device), PrintJob.claimed_by == device.id)
+    return or_(in_device_scope(device, now), PrintJob.claimed_by == device.id)
 
 
 def readable_by(tenant_id: uuid.UUID, device: DeviceScope | None) -> ColumnElement[bool]:
@@ -107,7 +120,7 @@ class SubmitTarget:
     key_active: bool  # the submitting key is not revoked (a cached principal may be stale)
     location_found: bool
     station_found: bool  # True when no station was named
-    station_bridge_online: bool  # the station has an online station bridge right now
+    station_bridge_online: bool  # the station has a printing station bridge right now
     paper_width_mm: int  # the station's width now; 80 without a station (the job keeps it)
 
 
@@ -136,13 +149,7 @@ async def submit_target(
         )
         .scalar_subquery()
     )
-    bridge = exists().where(
-        Device.station_id == station_id,
-        Device.tenant_id == tenant_id,
-        Device.online.is_(True),
-        Device.revoked_at.is_(None),
-    )
-    stmt = select(key, location, station_width, bridge)
+    stmt = select(key, location, station_width, printing_station_bridge(station_id, utcnow()))
     active, loc, width, online = (await tx.session.execute(stmt)).one()
     found = width is not None
     return SubmitTarget(
@@ -259,7 +266,7 @@ async def claim(
             PrintJob.tenant_id == tenant_id,
             PrintJob.status.in_(sources_of(JobStatus.SENT)),
             PrintJob.expires_at > now,
-            in_device_scope(device),
+            in_device_scope(device, now),
             _device_at_epoch(device.id, epoch),
         ],
         {

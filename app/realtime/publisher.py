@@ -8,18 +8,21 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import socketio
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from app.auth.principals import Principal, PrincipalKind
 from app.coordination.bus import ControlBus
+from app.db import utcnow
 from app.events import (
     ApiKeyRevoked,
     DeviceStatusChanged,
     DeviceUnpaired,
     JobChanged,
     PrinterStatusChanged,
+    StationFailedOver,
 )
-from app.models import Device, JobStatus
+from app.models import JobStatus
+from app.print_jobs import repository as jobs_repository
 from app.print_jobs import service as jobs
 from app.print_jobs.records import JobView
 from app.print_jobs.repository import JobFilter
@@ -65,6 +68,8 @@ class Publisher:
                         await self.offer_station_backlog_to_location(
                             event.tenant_id, event.location_id, event.station_id
                         )
+                case StationFailedOver(tenant_id=t, location_id=loc, station_id=st):
+                    await self.offer_station_backlog_to_location(t, loc, st)
                 case PrinterStatusChanged():
                     await self.printer_status(
                         event.device_id, event.location_id, event.printer, event.state
@@ -83,8 +88,9 @@ class Publisher:
             await self.sio.emit("print_job.new", payload, room=await self._route(job, to_station))
 
     async def _route(self, job: JobView, to_station: bool | None) -> str:
-        """A station's job goes to its station bridge while one is online, else to the
-        location bridges; a location job goes to the location bridges."""
+        """A station's job goes to its station bridge while one is online and printing (see
+        ``printing_station_bridge``), else to the location bridges; a location job goes to the
+        location bridges."""
         if job.station_id is None:
             return rooms.location_room(job.location_id)
         if to_station is None:
@@ -94,13 +100,7 @@ class Publisher:
         return rooms.location_room(job.location_id)
 
     async def _station_has_online_bridge(self, station_id: uuid.UUID) -> bool:
-        stmt = select(
-            exists().where(
-                Device.station_id == station_id,
-                Device.online.is_(True),
-                Device.revoked_at.is_(None),
-            )
-        )
+        stmt = select(jobs_repository.printing_station_bridge(station_id, utcnow()))
         async with self.realtime.db.transaction() as tx:
             return bool((await tx.session.execute(stmt)).scalar())
 
@@ -127,10 +127,13 @@ class Publisher:
     async def offer_station_backlog_to_location(
         self, tenant_id: uuid.UUID, location_id: uuid.UUID, station_id: uuid.UUID
     ) -> None:
-        """A station lost its bridge: its pending jobs now belong to the location bridges.
+        """A station lost its printing bridge: its pending jobs now belong to the location
+        bridges.
 
         Run on every way a station device goes offline (a clean disconnect, the sweeper after
-        its server died, an unpair): each commits a DeviceStatusChanged or DeviceUnpaired."""
+        its server died, an unpair): each commits a DeviceStatusChanged or DeviceUnpaired; and
+        when the sweeper finds a station failed over (StationFailedOver: every online bridge's
+        printer down for longer than the station's fallback_after_s)."""
         if await self._station_has_online_bridge(station_id):
             return
         filters = JobFilter(

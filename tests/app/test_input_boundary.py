@@ -58,14 +58,14 @@ async def _locations(world: World) -> list[Request]:
 async def _stations(world: World) -> list[Request]:
     tenant = await world.tenant()
     location = await tenant.location()
-    body = {"name": "Barra", "paper_width_mm": 58}
+    body = {"name": "Barra", "paper_width_mm": 58, "fallback_after_s": 30}
     return [Request(f"/v1/locations/{location}/stations", tenant.manager, body)]
 
 
 async def _station_update(world: World) -> list[Request]:
     tenant = await world.tenant()
     station = await tenant.station(await tenant.location(), width=80)
-    body = {"name": "Barra", "paper_width_mm": 58}
+    body = {"name": "Barra", "paper_width_mm": 58, "fallback_after_s": 30}
     return [Request(f"/v1/stations/{station}", tenant.manager, body)]
 
 

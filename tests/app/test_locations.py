@@ -144,7 +144,11 @@ async def test_station_accepts_58_and_80(world: World, width: int) -> None:
         {"name": ""},
         {"name": "x" * 201},
         {"name": "BAR", "printer": "tcp://10.0.0.9:9100"},
-        {"name": "BAR", "fallback_after_s": 60},
+        {"name": "BAR", "fallback_after_s": -1},
+        {"name": "BAR", "fallback_after_s": "60"},
+        {"name": "BAR", "fallback_after_s": 2.5},
+        {"name": "BAR", "fallback_after_s": True},
+        {"name": "BAR", "fallback_after_s": 86_401},
     ],
     ids=[
         "width-70",
@@ -158,7 +162,11 @@ async def test_station_accepts_58_and_80(world: World, width: int) -> None:
         "empty-name",
         "long-name",
         "unknown-field",
-        "fallback-not-served-yet",
+        "fallback-negative",
+        "fallback-string",
+        "fallback-float",
+        "fallback-bool",
+        "fallback-over-a-day",
     ],
 )
 async def test_create_station_rejects_bad_input(world: World, body: dict[str, Any]) -> None:

@@ -42,16 +42,17 @@ async def test_a_manager_renames_a_station_and_changes_its_width(world: World) -
     r = await _patch(world, station, {"name": " Cocina caliente "}, tenant.manager)
     assert r.status_code == 200, r.text
     renamed = {"id": station, "location_id": location, "name": "Cocina caliente"}
-    assert r.json() == {**renamed, "paper_width_mm": 80}  # the width left out is kept
+    # the width and fallback left out are kept
+    assert r.json() == {**renamed, "paper_width_mm": 80, "fallback_after_s": 60}
 
     r = await _patch(world, station, {"paper_width_mm": 58}, tenant.manager)
     assert r.status_code == 200, r.text
-    assert r.json() == {**renamed, "paper_width_mm": 58}  # the name left out is kept
+    assert r.json() == {**renamed, "paper_width_mm": 58, "fallback_after_s": 60}
 
     both = {"name": "PLANCHA", "paper_width_mm": 80}
     r = await _patch(world, station, both, tenant.manager)
     assert r.status_code == 200, r.text
-    assert r.json() == {"id": station, "location_id": location, **both}
+    assert r.json() == {"id": station, "location_id": location, **both, "fallback_after_s": 60}
 
     # The lists show it; the other station of the location is untouched.
     listed = await _stations(world, tenant, location)
@@ -107,8 +108,9 @@ async def test_the_next_job_takes_the_new_width_and_earlier_jobs_keep_theirs(
         {"name": 7},
         # A valid change beside a bad one: neither is made.
         {"name": "NUEVO", "paper_width_mm": 70},
-        {"name": "NUEVO", "fallback_after_s": 30},
-        {"fallback_after_s": None},
+        {"name": "NUEVO", "fallback_after_s": -5},
+        {"fallback_after_s": "30"},
+        {"fallback_after_s": 1.5},
         {"name": "NUEVO", "location_id": str(uuid.uuid4())},
         {"name": "NUEVO", "tenant_id": str(uuid.uuid4())},
         {"name": "NUEVO", "id": str(uuid.uuid4())},
@@ -135,8 +137,9 @@ async def test_the_next_job_takes_the_new_width_and_earlier_jobs_keep_theirs(
         "nul-in-name",
         "number-name",
         "good-name-bad-width",
-        "fallback-not-served",
-        "null-fallback",
+        "good-name-negative-fallback",
+        "string-fallback",
+        "float-fallback",
         "location-id",
         "tenant-id",
         "id",
@@ -232,3 +235,45 @@ async def test_no_credential_or_a_revoked_one_is_401(world: World) -> None:
         r = await _patch(world, station, {"paper_width_mm": 80}, headers)
         assert_error(r, 401, "unauthorized")
     assert await _stations(world, tenant, location) == before
+
+
+async def test_fallback_after_s_on_create_patch_and_list(world: World) -> None:
+    """``fallback_after_s``: 60 unless given, an int or null (never) on create and PATCH,
+    returned in the station and its list; a PATCH of another field keeps it."""
+    tenant = await world.tenant()
+    location = await tenant.location()
+    url = f"/v1/locations/{location}/stations"
+    made = []
+    for body in (
+        {"name": "A"},
+        {"name": "B", "fallback_after_s": 2},
+        {"name": "C", "fallback_after_s": None},
+    ):
+        r = await world.client.post(url, json=body, headers=tenant.manager)
+        assert r.status_code == 201, r.text
+        made.append(r.json())
+    assert [s["fallback_after_s"] for s in made] == [60, 2, None]
+    a, b, c = (s["id"] for s in made)
+
+    assert (await tenant.update_station(a, fallback_after_s=None))["fallback_after_s"] is None
+    assert (await tenant.update_station(b, fallback_after_s=0))["fallback_after_s"] == 0
+    assert (await tenant.update_station(c, fallback_after_s=86_400))["fallback_after_s"] == 86_400
+    assert (await tenant.update_station(c, name="CC"))["fallback_after_s"] == 86_400
+
+    listed = await _stations(world, tenant, location)
+    assert [(s["name"], s["fallback_after_s"]) for s in listed] == [
+        ("A", None),
+        ("B", 0),
+        ("CC", 86_400),
+    ]
+    # A bad value changes nothing; another tenant's manager gets 404.
+    r = await _patch(world, b, {"fallback_after_s": -1}, tenant.manager)
+    assert_error(r, 422, "validation_error")
+    other = await world.tenant()
+    r = await _patch(world, b, {"fallback_after_s": 5}, other.manager)
+    assert_error(r, 404, "not_found")
+    assert [s["fallback_after_s"] for s in await _stations(world, tenant, location)] == [
+        None,
+        0,
+        86_400,
+    ]

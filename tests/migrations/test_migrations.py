@@ -219,6 +219,16 @@ def test_postgres_history_loses_its_foreign_keys() -> None:
         _history_loses_its_foreign_keys(url)
 
 
+# stations as revision 0008 has it (the models' table would add 0009's fallback_after_s).
+_OLD_STATIONS = table(
+    "stations",
+    *(
+        column(name, Base.metadata.tables["stations"].c[name].type)
+        for name in ("id", "tenant_id", "location_id", "name", "paper_width_mm", "created_at")
+    ),
+)
+
+
 async def _jobs_before_widths(url: str) -> dict[str, object]:
     """Under 0005: a location job, a job of a 58 mm station and one of an 80 mm station.
     Returns their ids by what they are."""
@@ -227,7 +237,7 @@ async def _jobs_before_widths(url: str) -> dict[str, object]:
 
     t, loc, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
     narrow, wide = uuid.uuid4(), uuid.uuid4()
-    stations = Base.metadata.tables["stations"]
+    stations = _OLD_STATIONS
     jobs: dict[str, object] = {}
     engine = create_async_engine(normalize_database_url(url))
     try:
