@@ -16,7 +16,11 @@ async def test_manager_creates_lists_and_deletes_a_webhook(world: World) -> None
     location = await tenant.location()
     r = await world.client.post(
         "/v1/webhooks",
-        json={"url": URL, "events": ["print_job.updated", "device.status"], "location_id": location},
+        json={
+            "url": URL,
+            "events": ["print_job.updated", "device.status"],
+            "location_id": location,
+        },
         headers=tenant.manager,
     )
     assert r.status_code == 201, r.text
