@@ -56,7 +56,7 @@ def running_receiver(failures: int = 2) -> Iterator[Receiver]:
     receiver = Receiver(failures=failures)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             self.send_response(receiver.handle(self.headers, body))
             self.send_header("Content-Length", "0")
