@@ -15,7 +15,8 @@ class WebhookEvent(StrEnum):
 
 
 class WebhookCreate(Input):
-    url: str = Field(min_length=1, max_length=2000)
+    # http(s) only; the host must resolve to public addresses (checked by the server, 422).
+    url: str = Field(min_length=1, max_length=2000, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://")
     events: list[WebhookEvent] = Field(min_length=1, max_length=2)
     location_id: uuid.UUID | None = None
 
