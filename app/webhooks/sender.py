@@ -166,11 +166,14 @@ class WebhookSender:
             # The checked address in the URL; the name in Host and (https) in SNI and the
             # certificate check.
             extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-            async with asyncio.timeout(self.settings.webhook_timeout_s):
-                response = await self._client.post(
-                    url, content=body, headers=headers, extensions=extensions
-                )
-            return Outcome(response.status_code, None)
+            # Only the status is read: a receiver's body (however large) is never downloaded.
+            async with (
+                asyncio.timeout(self.settings.webhook_timeout_s),
+                self._client.stream(
+                    "POST", url, content=body, headers=headers, extensions=extensions
+                ) as response,
+            ):
+                return Outcome(response.status_code, None)
         except ssrf.UnsafeTarget as exc:
             return Outcome(None, str(exc)[:ERROR_CHARS])
         except TimeoutError:
