@@ -112,7 +112,9 @@ class WebhookSender:
         done = utcnow()
         async with self.db.transaction() as tx:
             for delivery, outcome in zip(batch, outcomes, strict=True):
-                await self._record(tx, delivery, outcome, done)
+                # A webhook deleted meanwhile took its deliveries and log with it.
+                if delivery.endpoint_id in endpoints:
+                    await self._record(tx, delivery, outcome, done)
         return len(batch)
 
     async def _record(

@@ -161,3 +161,21 @@ async def test_a_tenant_without_webhooks_gets_no_outbox_rows(world: World) -> No
             )
     assert rows == 0
     assert receiver.accepted == []
+
+
+async def test_a_deleted_webhook_gets_no_more_events(world: World) -> None:
+    tenant = await world.tenant()
+    location = await tenant.location()
+    with running_receiver(failures=0) as receiver:
+        hook = await subscribe(world, receiver, tenant.manager)
+        await tenant.job(location)
+        await until(lambda: len(receiver.accepted) == 1)
+        r = await world.client.delete(f"/v1/webhooks/{hook}", headers=tenant.manager)
+        assert r.status_code == 204
+        await tenant.job(location)
+        async with world.app.state.db.transaction() as tx:
+            owed = await tx.session.scalar(
+                select(func.count()).where(WebhookDelivery.tenant_id == uuid.UUID(tenant.id))
+            )
+    assert owed == 0  # the first's row went with the webhook; the second wrote none
+    assert len(receiver.accepted) == 1
