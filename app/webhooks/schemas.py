@@ -15,8 +15,9 @@ class WebhookEvent(StrEnum):
 
 
 class WebhookCreate(Input):
-    # http(s) only; the host must resolve to public addresses (checked by the server, 422).
-    url: str = Field(min_length=1, max_length=2000, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://")
+    # http(s), printable ASCII (an international name in punycode); the host must resolve to
+    # public addresses, which no schema can state (checked by the server, 422).
+    url: str = Field(min_length=1, max_length=2000, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[!-~]+$")
     events: list[WebhookEvent] = Field(min_length=1, max_length=2)
     location_id: uuid.UUID | None = None
 

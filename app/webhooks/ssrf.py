@@ -33,6 +33,8 @@ class Target:
 def parse_url(url: str) -> Target:
     if len(url) > MAX_URL_CHARS:
         raise UnsafeTarget(f"url is longer than {MAX_URL_CHARS} characters")
+    if not url.isascii() or any(c <= " " or c == "\x7f" for c in url):
+        raise UnsafeTarget("url must be printable ASCII (an international name in punycode)")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -78,7 +80,7 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
         raise UnsafeTarget("url host does not resolve") from exc
     addresses: list[IPAddress] = []
     for info in infos:

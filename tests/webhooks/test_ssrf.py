@@ -71,6 +71,10 @@ async def test_one_private_answer_among_public_ones_refuses_the_name(
         "https://example.com:99999/",
         "https://example.com/#frag",
         "https://example.com/" + "a" * 2001,
+        "https://exämple.com/",
+        "https://example.com/a b",
+        "https://example.com/\udc00",
+        "https://example.com/\x00",
     ],
 )
 def test_urls_that_are_not_plain_http_are_refused(url: str) -> None:
