@@ -179,3 +179,31 @@ async def test_a_deleted_webhook_gets_no_more_events(world: World) -> None:
             )
     assert owed == 0  # the first's row went with the webhook; the second wrote none
     assert len(receiver.accepted) == 1
+
+
+async def test_an_event_never_accepted_is_given_up_after_the_max_age(world: World) -> None:
+    world.app.state.settings.webhook_max_age_s = 0.3  # the sender reads the app's settings
+    tenant = await world.tenant()
+    location = await tenant.location()
+    with running_receiver(failures=10**9) as receiver:
+        hook = await subscribe(world, receiver, tenant.manager)
+        job = await tenant.job(location)
+
+        async def status() -> str | None:
+            async with world.app.state.db.transaction() as tx:
+                value: str | None = await tx.session.scalar(
+                    select(WebhookDelivery.status).where(
+                        WebhookDelivery.subject_id == uuid.UUID(job["id"])
+                    )
+                )
+            return value
+
+        async with asyncio.timeout(WAIT_S):
+            while await status() != "failed":  # noqa: ASYNC110 (a database row)
+                await asyncio.sleep(0.05)
+        tries = sum(receiver.tries.values())
+    assert receiver.accepted == [] and tries >= 2
+    log = await world.client.get(f"/v1/webhooks/{hook}/deliveries", headers=tenant.manager)
+    attempts = log.json()["items"]
+    assert len(attempts) == tries and {a["status_code"] for a in attempts} == {500}
+    assert sorted(a["attempt"] for a in attempts) == list(range(1, tries + 1))
