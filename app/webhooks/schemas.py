@@ -18,7 +18,9 @@ class WebhookCreate(Input):
     # http(s), printable ASCII (an international name in punycode); the host must resolve to
     # public addresses, which no schema can state (checked by the server, 422).
     url: str = Field(min_length=1, max_length=2000, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[!-~]+$")
-    events: list[WebhookEvent] = Field(min_length=1, max_length=2)
+    events: list[WebhookEvent] = Field(
+        min_length=1, max_length=2, json_schema_extra={"uniqueItems": True}
+    )
     location_id: uuid.UUID | None = None
 
     @field_validator("events")
