@@ -207,3 +207,14 @@ async def test_an_event_never_accepted_is_given_up_after_the_max_age(world: Worl
     attempts = log.json()["items"]
     assert len(attempts) == tries and {a["status_code"] for a in attempts} == {500}
     assert sorted(a["attempt"] for a in attempts) == list(range(1, tries + 1))
+
+
+async def test_submissions_written_together_each_get_their_event(world: World) -> None:
+    """On PostgreSQL's hot path, concurrent submissions share one statement (the batcher)."""
+    tenant = await world.tenant()
+    location = await tenant.location()
+    with running_receiver(failures=0) as receiver:
+        await subscribe(world, receiver, tenant.manager)
+        jobs_ = await asyncio.gather(*(tenant.job(location) for _ in range(20)))
+        await until(lambda: len(receiver.accepted) >= 20)
+    assert sorted(e["data"]["job_id"] for e in receiver.accepted) == sorted(j["id"] for j in jobs_)
