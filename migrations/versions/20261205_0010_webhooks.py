@@ -3,8 +3,9 @@
 An outbox row is written by a trigger in the statement that writes a job's history row
 (``job_events``) or flips a device's ``online``: every path that changes a job or a device
 (the ORM, the hot SQL and its batches, the sweeper) already goes through those, so the event
-commits or rolls back with its change. For a tenant without endpoints the trigger costs one
-index probe of ``webhook_endpoints`` (empty result) per history row.
+commits or rolls back with its change. On PostgreSQL the history trigger runs once per
+statement over its new rows (one call for a batch); for a tenant without endpoints it costs
+that call and a join with no match (docs/benchmarks.md).
 
 Revision ID: 0010
 Revises: 0008
