@@ -142,6 +142,17 @@ class Settings(BaseSettings):
             return self.log_job_events
         return self.log_format is LogFormat.JSON
 
+    # Webhooks (app.webhooks): receivers on private, loopback or link-local addresses are
+    # refused unless this is true. Retries back off from base, doubling, to the cap, until
+    # max age; each delivery waits at most timeout for an answer.
+    webhook_allow_private: bool = False
+    webhook_backoff_base_s: float = Field(default=1.0, gt=0)
+    webhook_backoff_cap_s: float = Field(default=3600.0, gt=0)
+    webhook_max_age_s: float = Field(default=86_400.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    # How often each process looks for deliveries that are due.
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+
     def socket_origins(self) -> str | list[str] | None:
         if self.socket_allowed_origins:
             return [o.strip() for o in self.socket_allowed_origins.split(",") if o.strip()]

@@ -47,6 +47,8 @@ from app.schemas_common import Output
 from app.sweeper import Sweeper
 from app.tenants.endpoints import router as tenants_router
 from app.web import install_web
+from app.webhooks.endpoints import router as webhooks_router
+from app.webhooks.sender import WebhookSender
 
 SOCKETIO_CHANNEL = "printrelay:socketio"
 REDIS_MAX_CONNECTIONS = 100
@@ -139,7 +141,11 @@ def freeze_startup_objects() -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, run_sweeper: bool = True, freeze_gc: bool = False
+    settings: Settings | None = None,
+    *,
+    run_sweeper: bool = True,
+    run_webhook_sender: bool | None = None,
+    freeze_gc: bool = False,
 ) -> FastAPI:
     settings = settings or Settings()
     settings.check_startable()
@@ -168,6 +174,10 @@ def create_app(
         if run_sweeper:
             sweeper = Sweeper(db, settings.sweep_interval_s, settings.owner_lock_ttl_s)
             sweeper_task = asyncio.create_task(sweeper.run_forever(), name="sweeper")
+        sender, sender_task = None, None
+        if run_sweeper if run_webhook_sender is None else run_webhook_sender:
+            sender = WebhookSender(db, settings)
+            sender_task = asyncio.create_task(sender.run_forever(), name="webhook-sender")
         if freeze_gc:
             freeze_startup_objects()
         try:
@@ -177,6 +187,11 @@ def create_app(
                 sweeper_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper_task
+            if sender_task is not None and sender is not None:
+                sender_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender_task
+                await sender.close()
             if peers is not None:
                 await peers.stop()
             await realtime.stop()
@@ -216,6 +231,7 @@ def create_app(
         cloudprnt_printer_router,
         print_jobs_router,
         render_router,
+        webhooks_router,
     )
     for router in routers:
         app.include_router(router)

@@ -10,6 +10,7 @@ from app.models.pairing_code import PairingCode
 from app.models.print_job import LOCATION_JOB_PAPER_WIDTH_MM, PrintJob
 from app.models.station import Station
 from app.models.tenant import Tenant
+from app.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "LOCATION_JOB_PAPER_WIDTH_MM",
@@ -27,4 +28,7 @@ __all__ = [
     "PrinterState",
     "Station",
     "Tenant",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -91,6 +91,8 @@ SEMANTIC_REFUSALS: dict[tuple[str, str], dict[int, set[str]]] = {
     ("POST", "/v1/render"): {422: {"validation_error", "not_renderable"}},
     # A raw job as text, or a stored document whose image the renderer cannot decode.
     ("GET", "/v1/print-jobs/{job_id}/render"): {422: {"not_renderable"}},
+    # A webhook URL whose host does not resolve, or resolves to a private address.
+    ("POST", "/v1/webhooks"): {422: {"validation_error"}},
 }
 
 
@@ -149,6 +151,8 @@ def valid_data_accepted(ctx: CheckContext, response: Any, case: Any) -> bool | N
         documents = {("POST", "/v1/print-jobs"), ("POST", "/v1/render")}
         if op in documents and error["code"] == "validation_error":
             assert any(rule in error["message"] for rule in PATTERNLESS_RULES), error
+        if op == ("POST", "/v1/webhooks"):
+            assert error["message"].startswith("url "), error
         return None
     return positive_data_acceptance(ctx, response, case)
 

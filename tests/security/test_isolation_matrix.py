@@ -53,12 +53,19 @@ async def _foreign_objects(world: World) -> dict[str, str]:
     key = await world.client.post(
         "/v1/api-keys", json={"name": "k", "role": "pos"}, headers=other.manager
     )
+    webhook = await world.client.post(
+        "/v1/webhooks",
+        json={"url": "https://93.184.215.14/hooks", "events": ["device.status"]},
+        headers=other.manager,
+    )
+    assert webhook.status_code == 201, webhook.text
     return {
         "location_id": location,
         "station_id": station,
         "job_id": job["id"],
         "device_id": device.id,
         "key_id": key.json()["id"],
+        "webhook_id": webhook.json()["id"],
     }
 
 
@@ -119,6 +126,7 @@ async def test_revoked_secrets_get_401_on_every_route(world: World) -> None:
         "job_id": str(uuid.uuid4()),
         "device_id": device.id,
         "key_id": pos_key["id"],
+        "webhook_id": str(uuid.uuid4()),
     }
     checked = 0
     for route in api_routes(world.app):
