@@ -34,11 +34,7 @@ REDACTED = "[redacted]"
 # A key or token is its prefix and token_urlsafe characters; the prefix is kept so that a
 # reader of the log still sees which kind of secret was sent.
 _SECRET_PREFIXES = (API_KEY_PREFIX, DEVICE_TOKEN_PREFIX, CLOUDPRNT_SECRET_PREFIX)
-_PREFIXED_SECRET = re.compile(
-    "("
-    + "|".join(re.escape(p) for p in _SECRET_PREFIXES)
-    + r")[\w\-]+"
-)
+_PREFIXED_SECRET = re.compile("(" + "|".join(re.escape(p) for p in _SECRET_PREFIXES) + r")[\w\-]+")
 # Values of query parameters that name a credential, whatever they hold.
 _SECRET_PARAMETER = re.compile(
     r"((?:^|[?&;])(?:token|access_token|api_key|apikey|key|secret|password|authorization)=)"
