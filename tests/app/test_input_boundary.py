@@ -85,6 +85,17 @@ async def _cloudprnt_printers(world: World) -> list[Request]:
     return [Request("/v1/cloudprnt-printers", tenant.manager, body)]
 
 
+async def _webhooks(world: World) -> list[Request]:
+    tenant = await world.tenant()
+    location = await tenant.location()
+    body = {
+        "url": "https://93.184.215.14/hooks",  # a public address: no DNS, no private target
+        "events": ["print_job.updated", "device.status"],
+        "location_id": location,
+    }
+    return [Request("/v1/webhooks", tenant.manager, body)]
+
+
 async def _pair(world: World) -> list[Request]:
     tenant = await world.tenant()
     code = await tenant.pairing_code(await tenant.location())
@@ -128,9 +139,15 @@ NO_SCALARS = {
     ("POST", "/v1/pairing-codes"),
     ("POST", "/v1/devices/pair"),
     ("POST", "/v1/cloudprnt-printers"),
+    ("POST", "/v1/webhooks"),
 }
-# Fields whose own rules (base64, EAN13 digits) refuse a NUL before the NUL rule is reached.
-OWN_RULE_FIELDS = ("RawPayload.data", "ImageBlock.png_base64", "BarcodeBlock.data")
+# Fields whose own rules (base64, EAN13 digits, a URL) refuse a NUL before the NUL rule is reached.
+OWN_RULE_FIELDS = (
+    "RawPayload.data",
+    "ImageBlock.png_base64",
+    "BarcodeBlock.data",
+    "WebhookCreate.url",  # printable ASCII http(s) only
+)
 
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/v1/tenants"): _tenants,
@@ -141,6 +158,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/v1/pairing-codes"): _pairing_codes,
     ("POST", "/v1/devices/pair"): _pair,
     ("POST", "/v1/cloudprnt-printers"): _cloudprnt_printers,
+    ("POST", "/v1/webhooks"): _webhooks,
     ("POST", "/v1/print-jobs"): _submit,
     ("PATCH", "/v1/print-jobs/{job_id}"): _report,
     ("POST", "/v1/render"): _preview,

@@ -153,8 +153,9 @@ async def test_a_printed_job_moves_the_metrics_and_its_json_logs_name_it_without
 @pytest.mark.postgres
 async def test_metrics_are_summed_over_worker_processes(postgres_url: str, tmp_path: Path) -> None:
     """``--workers 2``: each answer of /metrics counts every worker's jobs, whichever worker
-    answers it (prometheus-client's multiprocess mode). The JSON access log's ``pid`` shows
-    that both workers answered."""
+    answers it (prometheus-client's multiprocess mode). The JSON logs' ``pid`` shows that some
+    answer came from a worker other than one that took submissions (the kernel chooses which
+    worker accepts a connection: one of them may answer every scrape)."""
     databases.require_service("Redis", redis_reachable())
     env = {
         **TEST_SERVER_ENV,
@@ -189,7 +190,8 @@ async def test_metrics_are_summed_over_worker_processes(postgres_url: str, tmp_p
     entries = [json.loads(line) for line in server.log_path.read_text().splitlines()]
     scraped_by = {e["pid"] for e in entries if e.get("path") == "/metrics"}
     submitted_by = {e["pid"] for e in entries if e.get("event") == "job.submitted"}
-    assert len(scraped_by) == 2 and len(submitted_by) == 2, (scraped_by, submitted_by)
+    cross = any(scraper != submitter for scraper in scraped_by for submitter in submitted_by)
+    assert cross, (scraped_by, submitted_by)
 
 
 async def test_a_takeover_is_counted_and_logged(sqlite_url: str, tmp_path: Path) -> None:
