@@ -26,15 +26,9 @@ from bridge_agent.render.charset import needs_picture
 from bridge_agent.render.errors import RenderError
 from bridge_agent.render.fonts import CELL_HEIGHT_DOTS, CELL_WIDTH_DOTS, CellFont, cell_font, glyph
 from bridge_agent.render.layout import Align, Style
+from bridge_agent.render.line_layout import ResolvedLine, resolve_line
 from bridge_agent.render.profile import Paper
-from bridge_agent.render.script_fonts import (
-    FREETYPE_LOCK,
-    FontFile,
-    ResolvedLine,
-    direction,
-    resolve_line,
-    shaped_font,
-)
+from bridge_agent.render.script_fonts import FREETYPE_LOCK, FontFile, direction, shaped_font
 from bridge_agent.render.wrap import columns
 
 log = logging.getLogger(__name__)
@@ -87,13 +81,8 @@ def line_bitmap(
             if segment.font is None:
                 _paste_cells(line, segment.text, left, font)
             else:
-                run = _run_bitmap(
-                    segment.font,
-                    segment.text,
-                    segment.columns * CELL_WIDTH_DOTS,
-                    segment.rtl,
-                    segment.flush_right,
-                )
+                width_dots = segment.columns * CELL_WIDTH_DOTS
+                run = _run_bitmap(segment.font, segment.text, width_dots, segment.rtl)
                 line.paste(run, (left, 0))
     if style.bold:
         shifted = Image.new("1", line.size, PAPER)
@@ -156,20 +145,13 @@ def _paste_cells(line: Image.Image, text: str, left: int, font: CellFont) -> Non
 
 
 @lru_cache(maxsize=_RUN_CACHE_SIZE)
-def _run_bitmap(
-    font: FontFile, text: str, width_dots: int, rtl: bool, flush_right: bool
-) -> Image.Image:
-    """A run of shaped text, ``width_dots`` wide and one cell tall: from its left edge, or in a
-    right-to-left paragraph against its right edge (where the reading starts)."""
+def _run_bitmap(font: FontFile, text: str, width_dots: int, rtl: bool) -> Image.Image:
+    """A run of shaped text, ``width_dots`` wide and one cell tall, from its left edge."""
     shaped = shaped_font(font, text, width_dots, rtl=rtl)
     run = Image.new("1", (width_dots, CELL_HEIGHT_DOTS), PAPER)
     with FREETYPE_LOCK:
-        left, _, right, _ = shaped.font.getbbox(
-            text, mode="1", anchor="ls", direction=direction(rtl)
-        )
-        x = width_dots - right if flush_right and right <= width_dots else max(0, -left)
         ImageDraw.Draw(run).text(
-            (x, shaped.baseline),
+            (shaped.left, shaped.baseline),
             text,
             font=shaped.font,
             fill=INK,

@@ -16,8 +16,8 @@ from PIL import ImageChops
 from bridge_agent.render import render_document, render_png, script_fonts
 from bridge_agent.render.charset import in_code_page, needs_picture, printable
 from bridge_agent.render.layout import layout_document
+from bridge_agent.render.line_layout import resolve_line
 from bridge_agent.render.raster import encode_raster, place
-from bridge_agent.render.script_fonts import resolve_line
 from bridge_agent.render.wrap import columns, row, wrap
 from tests.bridge_agent.escpos_listing import listing
 from tests.bridge_agent.test_raster import is_picture_line, printed, raster_lines
