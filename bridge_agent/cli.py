@@ -5,7 +5,7 @@
     printrelay-bridge test-print --printer URL [--paper-width 80|58]
     printrelay-bridge preview FILE.json [--format png|text] [--paper-width 80|58] [--output PATH]
     printrelay-bridge install-service --printer URL [--state-dir DIR] [--user|--system] [--dry-run]
-    printrelay-bridge printers [--scan CIDR [--port 9100]] [--json]
+    printrelay-bridge printers [--scan CIDR [--port 9100]] [--json] [--udev-rule]
 
 A job prints at its station's paper width (the server sends it with the job); --paper-width
 is for jobs from an older server that does not.
@@ -362,6 +362,9 @@ def _printers(args: argparse.Namespace) -> int:
     """What this PC can reach: USB printers, serial ports, and with --scan a network's TCP port."""
     from bridge_agent import discovery
 
+    if args.udev_rule:
+        sys.stdout.write(discovery.UDEV_RULE.read_text(encoding="utf-8"))
+        return EXIT_OK
     if args.port is not None and args.scan is None:
         return _fail("--port goes with --scan (the port the scan tries)", EXIT_USAGE)
     try:
@@ -515,6 +518,11 @@ def _main(argv: list[str] | None) -> int:
     )
     d.add_argument("--port", type=int, help="the TCP port --scan tries (default: 9100)")
     d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.add_argument(
+        "--udev-rule",
+        action="store_true",
+        help="print the udev rule that lets users open USB printers (Linux), and nothing else",
+    )
     d.set_defaults(handler=_printers)
 
     args = parser.parse_args(argv)

@@ -157,9 +157,9 @@ def usb_printers() -> tuple[list[FoundPrinter], list[str]]:
     notes = []
     if any(printer.status.startswith("no permission") for printer in found):
         notes.append(
-            "USB printers need permission: sudo cp "
-            f"{UDEV_RULE} /etc/udev/rules.d/ && sudo udevadm control --reload-rules "
-            "&& sudo udevadm trigger (then replug the printer)"
+            f"USB printers need permission: sudo cp {UDEV_RULE} /etc/udev/rules.d/ && "
+            "sudo udevadm control --reload-rules && sudo udevadm trigger (then replug the "
+            "printer; the README's 'The agent on a shop PC' says more)"
         )
     return found, notes
 
@@ -167,7 +167,8 @@ def usb_printers() -> tuple[list[FoundPrinter], list[str]]:
 _LIBUSB_HINT = {
     "linux": "apt-get install libusb-1.0-0 (Debian, Ubuntu) or dnf install libusb1",
     "darwin": "brew install libusb",
-    "win32": "pip install libusb-package, and a WinUSB driver for the printer (Zadig)",
+    "win32": "put libusb-1.0.dll (libusb.info) on the PATH, and give the printer the WinUSB "
+    "driver with Zadig",
 }.get(sys.platform, "install libusb 1.0")
 
 

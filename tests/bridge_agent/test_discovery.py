@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -313,6 +315,27 @@ def test_without_libusb_usb_is_a_note_not_a_failure(monkeypatch: pytest.MonkeyPa
     assert found == []
     assert len(notes) == 1
     assert notes[0].startswith("USB not searched: no USB backend (libusb) installed; ")
+
+
+def test_printers_udev_rule_prints_the_shipped_rule() -> None:
+    proc = cli("printers", "--udev-rule")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == discovery.UDEV_RULE.read_text()
+    assert proc.stdout.startswith("# Printrelay bridge agent")
+
+
+@pytest.mark.skipif(
+    shutil.which("udevadm") is None
+    or subprocess.run(["udevadm", "verify", "--help"], capture_output=True).returncode != 0,
+    reason="needs udevadm verify (systemd 254 or later)",
+)
+def test_udevadm_finds_the_rule_well_formed() -> None:
+    proc = subprocess.run(
+        ["udevadm", "verify", "--no-style", str(discovery.UDEV_RULE)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_the_udev_rule_matches_the_printer_class_and_the_same_makers_as_discovery() -> None:
