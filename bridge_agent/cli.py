@@ -375,7 +375,12 @@ def _printers(args: argparse.Namespace) -> int:
     if plan is not None:
         print(f"scanning {plan.describe()}…", file=sys.stderr, flush=True)
     found = _until_stopped(discovery.discover(plan))
-    print(json.dumps(found.as_json(), indent=2) if args.json else found.as_text())
+    if args.json:
+        print(json.dumps(found.as_json(), indent=2))
+        return EXIT_OK
+    for line in found.as_lines():  # stdout: one printer URL a line with its status
+        print(line)
+    print("\n".join(found.summary()), file=sys.stderr)
     return EXIT_OK
 
 

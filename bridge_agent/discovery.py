@@ -104,14 +104,18 @@ class Discovery:
             else {"network": str(scan.network), "port": scan.port, "addresses": scan.addresses},
         }
 
-    def as_text(self) -> str:
+    def as_lines(self) -> list[str]:
+        """One printer a line: its URL, its status, and what it is in parentheses."""
         width = max((len(printer.url) for printer in self.printers), default=0)
-        lines = [
+        return [
             f"{printer.url:<{width}}  {printer.status}"
             + (f"  ({printer.detail})" if printer.detail else "")
             for printer in self.printers
         ]
-        lines += [f"note: {note}" for note in self.notes]
+
+    def summary(self) -> list[str]:
+        """For the person reading (stderr): notes, the count, and where network printers are."""
+        lines = [f"note: {note}" for note in self.notes]
         counts = {kind: sum(p.kind is kind for p in self.printers) for kind in Kind}
         network = f"{self.scan.network} port {self.scan.port}" if self.scan else "not scanned"
         lines.append(
@@ -120,7 +124,7 @@ class Discovery:
         )
         if self.scan is None:
             lines.append("network printers: add --scan with your network, e.g. 192.168.1.0/24")
-        return "\n".join(lines)
+        return lines
 
 
 async def discover(scan: ScanPlan | None = None) -> Discovery:

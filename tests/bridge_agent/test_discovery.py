@@ -67,12 +67,15 @@ def test_a_scan_of_one_address_lists_the_printer_listening_on_9100() -> None:
         assert proc.returncode == 0, proc.stderr
         found = json.loads(proc.stdout)
         assert sim.sim.connections == 1  # one connection: the scan asks its status on it
-    assert _tcp(found) == [
-        {"kind": "tcp", "url": f"tcp://{address}:9100", "status": "online", "detail": ""}
-    ]
+        assert sim.jobs == []
+        assert _tcp(found) == [
+            {"kind": "tcp", "url": f"tcp://{address}:9100", "status": "online", "detail": ""}
+        ]
+        printed = cli("test-print", "--printer", _tcp(found)[0]["url"])  # the URL as found
+        assert printed.returncode == 0, printed.stderr
+        assert b"Test print" in sim.wait_for_jobs(1)[0]
     assert f"scanning 1 address of {address}/32 on port 9100" in proc.stderr
     assert found["scanned"] == {"network": f"{address}/32", "port": 9100, "addresses": 1}
-    assert parse_printer_url(f"tcp://{address}:9100").port == 9100  # type: ignore[union-attr]
 
 
 def test_the_text_listing_names_the_printer_its_status_and_the_count() -> None:
@@ -80,10 +83,12 @@ def test_the_text_listing_names_the_printer_its_status_and_the_count() -> None:
         proc = cli("printers", "--scan", address)
     assert proc.returncode == 0, proc.stderr
     assert re.search(rf"^tcp://{re.escape(address)}:9100 +paper_out$", proc.stdout, re.M)
-    last = proc.stdout.strip().splitlines()[-1]
+    for line in proc.stdout.splitlines():  # one printer URL a line, nothing else
+        assert parse_printer_url(line.split()[0]), line
+    last = proc.stderr.strip().splitlines()[-1]
     assert re.fullmatch(
         rf"found \d+: \d+ USB, \d+ serial, 1 network \({re.escape(address)}/32 port 9100\)", last
-    ), proc.stdout
+    ), proc.stderr
 
 
 def test_nothing_is_scanned_unless_asked() -> None:
