@@ -55,6 +55,25 @@ async def delete_endpoint(tx: Tx, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) 
     return True
 
 
+async def all_secrets(tx: Tx) -> Sequence[tuple[uuid.UUID, str]]:
+    """Every endpoint's stored secret, of every tenant (the operator's re-encryption)."""
+    rows = await tx.session.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.secret).order_by(WebhookEndpoint.id)
+    )
+    return [(row.id, row.secret) for row in rows]
+
+
+async def replace_secret(tx: Tx, endpoint_id: uuid.UUID, old: str, new: str) -> bool:
+    """Compare and set: False when the row changed or went meanwhile."""
+    done = await tx.session.execute(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.secret == old)
+        .values(secret=new)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
 async def list_attempts(
     tx: Tx, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, limit: int
 ) -> Sequence[WebhookAttempt]:

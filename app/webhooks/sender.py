@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +26,9 @@ import httpx
 from app.config import Settings
 from app.db import Database, utcnow
 from app.models import WebhookDelivery, WebhookEndpoint
+from app.secret_box import SecretUnavailable, open_secret
 from app.webhooks import repository, ssrf
+from app.webhooks.clients import SenderClients
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,10 @@ def event_body(delivery: WebhookDelivery, place: tuple[Any, Any] | None) -> dict
             "location_id": str(location) if location else None,
             "station_id": str(station) if station else None,
             "online": delivery.state == "online",
+            "printer_state": delivery.printer_state,
+            "printer_state_at": (
+                _iso(delivery.printer_state_at) if delivery.printer_state_at else None
+            ),
         }
     return {
         "id": str(delivery.event_id),
@@ -69,6 +76,19 @@ def event_body(delivery: WebhookDelivery, place: tuple[Any, Any] | None) -> dict
         "created_at": _iso(delivery.occurred_at),
         "data": data,
     }
+
+
+def failure_reason(exc: httpx.HTTPError) -> str:
+    """What the delivery log says of a failed request: the TLS verdict when there is one
+    (a certificate for another name, an unknown CA), else the kind of error."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate refused: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error: {cause.reason or type(cause).__name__}"
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +102,14 @@ class Outcome:
 
 
 class WebhookSender:
-    def __init__(self, db: Database, settings: Settings, client: httpx.AsyncClient | None = None):
+    def __init__(self, db: Database, settings: Settings):
         self.db = db
         self.settings = settings
-        self._client = client or httpx.AsyncClient(
-            follow_redirects=False, timeout=settings.webhook_timeout_s, trust_env=False
-        )
+        self.box = settings.secret_box()
+        self._clients = SenderClients(settings.webhook_timeout_s, settings.webhook_ca_file)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._clients.aclose()
 
     def backoff_s(self, attempt: int) -> float:
         base, cap = self.settings.webhook_backoff_base_s, self.settings.webhook_backoff_cap_s
@@ -146,6 +165,12 @@ class WebhookSender:
     ) -> Outcome:
         if endpoint is None:
             return Outcome(None, "webhook deleted")
+        try:
+            secret = open_secret(self.box, endpoint.secret)
+        except SecretUnavailable as exc:
+            # Retried like a refused delivery: the event goes out once the key is back.
+            log.error("webhook %s: %s", endpoint.id, exc)
+            return Outcome(None, str(exc)[:ERROR_CHARS])
         body = json.dumps(event_body(delivery, place), separators=(",", ":")).encode()
         timestamp = int(time.time())
         try:
@@ -163,7 +188,7 @@ class WebhookSender:
                 "Host": host_header,
                 "Content-Type": "application/json",
                 "User-Agent": "Printrelay-Webhooks/1",
-                SIGNATURE_HEADER: signature(endpoint.secret, timestamp, body),
+                SIGNATURE_HEADER: signature(secret, timestamp, body),
             }
             # The checked address in the URL; the name in Host and (https) in SNI and the
             # certificate check.
@@ -171,7 +196,8 @@ class WebhookSender:
             # Only the status is read: a receiver's body (however large) is never downloaded.
             async with (
                 asyncio.timeout(self.settings.webhook_timeout_s),
-                self._client.stream(
+                self._clients.client(target.scheme, target.host) as client,
+                client.stream(
                     "POST", url, content=body, headers=headers, extensions=extensions
                 ) as response,
             ):
@@ -181,7 +207,7 @@ class WebhookSender:
         except TimeoutError:
             return Outcome(None, "timed out")
         except httpx.HTTPError as exc:
-            return Outcome(None, type(exc).__name__)
+            return Outcome(None, failure_reason(exc)[:ERROR_CHARS])
 
     async def run_forever(self) -> None:
         while True:
