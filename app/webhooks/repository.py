@@ -55,23 +55,25 @@ async def delete_endpoint(tx: Tx, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) 
     return True
 
 
-async def all_secrets(tx: Tx) -> Sequence[tuple[uuid.UUID, str]]:
-    """Every endpoint's stored secret, of every tenant (the operator's re-encryption)."""
-    rows = await tx.session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.secret).order_by(WebhookEndpoint.id)
+async def all_secrets_for_update(tx: Tx) -> Sequence[tuple[uuid.UUID, str]]:
+    """Every endpoint's stored secret, of every tenant, locked until the transaction ends (the
+    operator's re-encryption: rewritten by id, so an old secret never travels as a parameter
+    that a driver's debug log would print)."""
+    stmt = (
+        select(WebhookEndpoint.id, WebhookEndpoint.secret)
+        .order_by(WebhookEndpoint.id)
+        .with_for_update()
     )
-    return [(row.id, row.secret) for row in rows]
+    return [(row.id, row.secret) for row in await tx.session.execute(stmt)]
 
 
-async def replace_secret(tx: Tx, endpoint_id: uuid.UUID, old: str, new: str) -> bool:
-    """Compare and set: False when the row changed or went meanwhile."""
-    done = await tx.session.execute(
+async def set_secret(tx: Tx, endpoint_id: uuid.UUID, stored: str) -> None:
+    await tx.session.execute(
         update(WebhookEndpoint)
-        .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.secret == old)
-        .values(secret=new)
+        .where(WebhookEndpoint.id == endpoint_id)
+        .values(secret=stored)
         .execution_options(synchronize_session=False)
     )
-    return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
 async def list_attempts(

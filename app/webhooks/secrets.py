@@ -2,8 +2,8 @@
 
 Run by ``printrelay serve`` at start (clear secrets from before migration 0011 are sealed once
 a key is set) and by ``printrelay reencrypt-secrets`` (every secret under the first key, the
-last step of a key rotation). Each row is replaced by compare and set, so a webhook created or
-deleted meanwhile is left as it is. Never logs or returns a secret.
+last step of a key rotation), in one transaction with the rows locked. Never logs or returns
+a secret.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from app.db import Database
+from app.db import Database, Tx
 from app.secret_box import KEYS_SETTING, SecretBox, SecretUnavailable, is_sealed
 from app.webhooks import repository
 
@@ -32,11 +32,13 @@ class SecretsReport:
 async def reseal(db: Database, box: SecretBox | None, *, clear_only: bool) -> SecretsReport:
     """Survey every stored secret; with a key, seal the clear ones and (unless ``clear_only``)
     re-encrypt those under an older key with the first one."""
-    report = SecretsReport()
     async with db.transaction() as tx:
-        rows = await repository.all_secrets(tx)
-    changes: list[tuple[uuid.UUID, str, str]] = []
-    for endpoint_id, stored in rows:
+        return await _reseal(tx, box, clear_only=clear_only)
+
+
+async def _reseal(tx: Tx, box: SecretBox | None, *, clear_only: bool) -> SecretsReport:
+    report = SecretsReport()
+    for endpoint_id, stored in await repository.all_secrets_for_update(tx):
         if box is None:
             if is_sealed(stored):
                 report.sealed += 1
@@ -57,11 +59,8 @@ async def reseal(db: Database, box: SecretBox | None, *, clear_only: bool) -> Se
                 continue
         else:
             report.clear += 1
-        changes.append((endpoint_id, stored, new))
-    if changes:
-        async with db.transaction() as tx:
-            for endpoint_id, old, new in changes:
-                report.resealed += await repository.replace_secret(tx, endpoint_id, old, new)
+        await repository.set_secret(tx, endpoint_id, new)
+        report.resealed += 1
     return report
 
 
