@@ -3,8 +3,10 @@
 A process claims due deliveries in one short transaction (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so two processes never take the same row), which also moves their next try past
 the send's timeout: should the process die mid-send, the delivery is due again then (at least
-once). Each is POSTed to the address ``ssrf`` checked (the name is not resolved again), with
-no redirects followed, and the outcome is logged per endpoint. A non-2xx answer or an error is
+once). Each is POSTed to the address ``ssrf`` checked (the name is not resolved again; https
+still sends the name in SNI and verifies the certificate against it), signed with the
+endpoint's secret (decrypted here, app/secret_box.py), with no redirects followed, and the
+outcome is logged per endpoint. A non-2xx answer or an error is
 retried after base * 2^(attempt-1) seconds, capped, until the event is older than the max age.
 """
 
@@ -19,8 +21,10 @@ import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 
 from app.config import Settings
@@ -28,7 +32,6 @@ from app.db import Database, utcnow
 from app.models import WebhookDelivery, WebhookEndpoint
 from app.secret_box import SecretUnavailable, open_secret
 from app.webhooks import repository, ssrf
-from app.webhooks.clients import SenderClients
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,14 @@ SIGNATURE_HEADER = "Printrelay-Signature"
 BATCH = 50  # deliveries one process claims at a time
 LEASE_MARGIN_S = 5.0  # past the timeout, before a claimed delivery is due again
 ERROR_CHARS = 200
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The public CAs (certifi's bundle, as httpx's default), plus PRINTRELAY_WEBHOOK_CA_FILE."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    if ca_file is not None:
+        context.load_verify_locations(cafile=str(ca_file))
+    return context
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -106,10 +117,15 @@ class WebhookSender:
         self.db = db
         self.settings = settings
         self.box = settings.secret_box()
-        self._clients = SenderClients(settings.webhook_timeout_s, settings.webhook_ca_file)
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=settings.webhook_timeout_s,
+            trust_env=False,
+            verify=tls_context(settings.webhook_ca_file),
+        )
 
     async def close(self) -> None:
-        await self._clients.aclose()
+        await self._client.aclose()
 
     def backoff_s(self, attempt: int) -> float:
         base, cap = self.settings.webhook_backoff_base_s, self.settings.webhook_backoff_cap_s
@@ -193,11 +209,13 @@ class WebhookSender:
             # The checked address in the URL; the name in Host and (https) in SNI and the
             # certificate check.
             extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-            # Only the status is read: a receiver's body (however large) is never downloaded.
+            # Only the status is read: a receiver's body (however large) is never downloaded,
+            # so its connection is closed, never reused. That also keeps a connection verified
+            # for one name from carrying another name's event (httpx pools by the URL's host,
+            # here the address): keep-alive would need a pool per name (tests/webhooks/test_tls).
             async with (
                 asyncio.timeout(self.settings.webhook_timeout_s),
-                self._clients.client(target.scheme, target.host) as client,
-                client.stream(
+                self._client.stream(
                     "POST", url, content=body, headers=headers, extensions=extensions
                 ) as response,
             ):
