@@ -7,11 +7,10 @@ apart, and ``printrelay serve`` seals them at start once PRINTRELAY_ENCRYPTION_K
 does not read the server's keys.
 
 The device trigger now fires when ``printer_state`` changes too (a printer out of paper), and
-the outbox row keeps the printer state of that moment. It also gives each endpoint's row its
-own id (0010's PostgreSQL function gave every endpoint of one change the same primary key, so
-a tenant with two device.status webhooks could not change a device's ``online``) and one event
-id for the change across endpoints. The job trigger is unchanged (SQLite: dropped and made
-again around the table rebuild that widens the column, which its body names).
+the outbox row keeps the printer state of that moment. One change now has one event id across
+the tenant's endpoints (0010 gave each endpoint's row its own). The job trigger is unchanged
+(SQLite: dropped and made again around the table rebuild that widens the column, which its
+body names).
 
 Revision ID: 0011
 Revises: 0010
@@ -58,7 +57,7 @@ PG_DEVICE_TRIGGER = (
     " OR OLD.printer_state IS DISTINCT FROM NEW.printer_state)"
     " EXECUTE FUNCTION printrelay_device_webhooks()"
 )
-# 0010's, for the downgrade (with each row's own id).
+# 0010's condition and columns, for the downgrade.
 PG_DEVICE_TRIGGER_0010 = (
     "CREATE TRIGGER devices_webhooks AFTER UPDATE OF online ON devices FOR EACH ROW"
     " WHEN (OLD.online IS DISTINCT FROM NEW.online) EXECUTE FUNCTION printrelay_device_webhooks()"
