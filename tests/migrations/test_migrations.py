@@ -477,7 +477,7 @@ def _webhooks_0011(url: str) -> None:
     )
     assert rows == [("online", None), ("online", "paper_out")]
     sealed = "fernet:" + "g" * 160  # longer than 0010's column
-    asyncio.run(_execute(url, f"UPDATE webhook_endpoints SET secret = '{sealed}'"))  # noqa: S608
+    asyncio.run(_execute(url, f"UPDATE webhook_endpoints SET secret = '{sealed}'"))
     with pytest.raises(RuntimeError, match="encrypted signing secrets"):
         migrate.downgrade(url, "0010")
     asyncio.run(_execute(url, "DELETE FROM webhook_endpoints"))
