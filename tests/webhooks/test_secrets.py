@@ -21,6 +21,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, text
 
+from app.cli import development_encryption_key
 from app.config import ConfigError, Environment, Settings, normalize_database_url
 from app.db import Database, migrate, utcnow
 from app.main import create_app
@@ -28,8 +29,9 @@ from app.models import WebhookDelivery, WebhookEndpoint
 from app.secret_box import KEYS_SETTING, SecretBox, generate_key
 from app.webhooks import secrets as webhook_secrets
 from tests import databases
+from tests.servers import running_server
 from tests.webhook_receiver import Receiver, running_receiver
-from tests.world import ADMIN_TOKEN, World, assert_error
+from tests.world import ADMIN, ADMIN_TOKEN, World, assert_error
 
 WAIT_S = 60  # a bound on a hung test, not a measured time
 K1, K2, K3 = generate_key(), generate_key(), generate_key()
@@ -276,14 +278,25 @@ def test_reencrypt_secrets_command(own_database_url: str, tmp_path: Path) -> Non
 
 
 def test_a_development_server_keeps_its_key_in_an_owner_only_file(tmp_path: Path) -> None:
-    from app.cli import development_encryption_key
-
-    key = development_encryption_key(tmp_path / ".printrelay")
+    """`make run` without the setting: `printrelay serve` makes the key beside the admin token
+    and webhooks work; the same key is used after a restart."""
+    env = {"PRINTRELAY_ENV": "development", KEYS_SETTING: ""}  # blank: unset
     path = tmp_path / ".printrelay" / "encryption-key"
+    db_url = f"sqlite:///{tmp_path / 'dev.db'}"
+    with (
+        running_server(db_url, cwd=tmp_path, extra_env=env) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        r = client.post("/v1/tenants", json={"name": "dev"}, headers=ADMIN)
+        manager = {"Authorization": f"Bearer {r.json()['api_key']['secret']}"}
+        body = {"url": "https://93.184.215.14/hook", "events": ["device.status"]}
+        r = client.post("/v1/webhooks", json=body, headers=manager)
+        assert r.status_code == 201, r.text
+    key = path.read_text().strip()
     assert path.stat().st_mode & 0o777 == 0o600
+    (stored,) = asyncio.run(read_rows(db_url)).values()
+    assert SecretBox([key]).open(stored) == r.json()["secret"]
     assert development_encryption_key(tmp_path / ".printrelay") == key  # stable
-    box = SecretBox([key])
-    assert box.open(box.seal("whsec_dev")) == "whsec_dev"
 
 
 # -- helpers ------------------------------------------------------------------------------
