@@ -33,12 +33,18 @@ _COLUMNS = (
 )
 
 # Each endpoint's row its own id, the change one event id. A tenant without device.status
-# webhooks: one indexed lookup with no match (device changes are rare, never per job).
+# webhooks leaves after one indexed lookup (device changes are rare and never per job, but a
+# restart reconnects every bridge at once).
 PG_DEVICE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION printrelay_device_webhooks() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    change_id uuid := gen_random_uuid();
+    change_id uuid;
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM webhook_endpoints e
+                   WHERE e.tenant_id = NEW.tenant_id AND e.on_device_status) THEN
+        RETURN NULL;
+    END IF;
+    change_id := gen_random_uuid();
     INSERT INTO webhook_deliveries ({_COLUMNS}, printer_state, printer_state_at)
     SELECT gen_random_uuid(), e.tenant_id, e.id, change_id, 'device.status', NEW.id,
            CASE WHEN NEW.online THEN 'online' ELSE 'offline' END,
@@ -96,7 +102,9 @@ END
 """  # noqa: S608 (constants only)
 SQLITE_DEVICE_TRIGGER = f"""
 CREATE TRIGGER devices_webhooks AFTER UPDATE OF online, printer_state ON devices
-WHEN OLD.online IS NOT NEW.online OR OLD.printer_state IS NOT NEW.printer_state BEGIN
+WHEN (OLD.online IS NOT NEW.online OR OLD.printer_state IS NOT NEW.printer_state)
+     AND EXISTS (SELECT 1 FROM webhook_endpoints e
+                 WHERE e.tenant_id = NEW.tenant_id AND e.on_device_status) BEGIN
     INSERT INTO webhook_deliveries ({_COLUMNS}, printer_state, printer_state_at)
     SELECT {_SQLITE_UUID}, e.tenant_id, e.id, ev.id, 'device.status', NEW.id,
            CASE WHEN NEW.online THEN 'online' ELSE 'offline' END,
