@@ -299,6 +299,24 @@ def test_a_development_server_keeps_its_key_in_an_owner_only_file(tmp_path: Path
     assert development_encryption_key(tmp_path / ".printrelay") == key  # stable
 
 
+def test_serve_encrypts_clear_secrets_at_start_once_a_key_is_set(tmp_path: Path) -> None:
+    legacy = "whsec_" + "S" * 43
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(db_url)
+    (hook,) = asyncio.run(insert_rows(db_url, {"old": legacy})).values()
+    with running_server(db_url, cwd=tmp_path, extra_env={KEYS_SETTING: ""}) as url:
+        assert httpx.get(f"{url}/healthz").status_code == 200
+    assert asyncio.run(read_rows(db_url)) == {hook: legacy}  # no key: left as it was
+    logs = "".join(p.read_text() for p in tmp_path.glob("server-*.log"))
+    assert "1 stored in clear; set PRINTRELAY_ENCRYPTION_KEYS" in logs
+    with running_server(db_url, cwd=tmp_path, extra_env={KEYS_SETTING: K1}) as url:
+        assert httpx.get(f"{url}/healthz").status_code == 200
+    stored = asyncio.run(read_rows(db_url))[hook]
+    assert SecretBox([K1]).is_current(stored) and SecretBox([K1]).open(stored) == legacy
+    logs = "".join(p.read_text() for p in tmp_path.glob("server-*.log"))
+    assert "1 encrypted with the first key" in logs and legacy not in logs
+
+
 # -- helpers ------------------------------------------------------------------------------
 
 
