@@ -260,15 +260,18 @@ def test_reencrypt_secrets_command(own_database_url: str, tmp_path: Path) -> Non
     legacy = "whsec_" + "C" * 43
     rows = {"clear": legacy, "k1": SecretBox([K1]).seal("whsec_" + "1" * 43)}
     ids = asyncio.run(insert_rows(own_database_url, rows))
-    out = reencrypt(own_database_url, f"{K2},{K1}", tmp_path)
+    new_key = cli(["generate-encryption-key"], own_database_url, None, tmp_path).stdout.strip()
+    out = reencrypt(own_database_url, f"{new_key},{K1}", tmp_path)
     assert out.returncode == 0, out.stderr
     assert "2 encrypted with the first key (1 were in clear, 1 under an older key)" in out.stdout
     stored = asyncio.run(read_rows(own_database_url))
-    assert all(SecretBox([K2]).is_current(stored[i]) for i in ids.values())
-    assert SecretBox([K2]).open(stored[ids["clear"]]) == legacy
+    assert all(SecretBox([new_key]).is_current(stored[i]) for i in ids.values())
+    assert SecretBox([new_key]).open(stored[ids["clear"]]) == legacy
+    out = reencrypt(own_database_url, f"{new_key},{K1}", tmp_path)
+    assert "0 encrypted with the first key" in out.stdout and "2 already were" in out.stdout
     # A row sealed under a key that is gone.
     lost = asyncio.run(insert_rows(own_database_url, {"k3": SecretBox([K3]).seal("whsec_x")}))
-    out = reencrypt(own_database_url, K2, tmp_path)
+    out = reencrypt(own_database_url, new_key, tmp_path)
     assert out.returncode == 1
     assert str(lost["k3"]) in out.stderr and "cannot be decrypted" in out.stderr
     out = reencrypt(own_database_url, None, tmp_path)
@@ -401,12 +404,19 @@ async def read_rows(database_url: str) -> dict[uuid.UUID, str]:
 
 
 def reencrypt(database_url: str, keys: str | None, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return cli(["reencrypt-secrets"], database_url, keys, cwd)
+
+
+def cli(
+    args: list[str], database_url: str, keys: str | None, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """``printrelay ARGS`` as an operator runs it, in an environment of these settings only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRINTRELAY_")}
     env["PRINTRELAY_DATABASE_URL"] = database_url
     if keys is not None:
         env[KEYS_SETTING] = keys
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", "reencrypt-secrets"],
+        [sys.executable, "-m", "app.cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
