@@ -1,20 +1,29 @@
-"""``printrelay``: serve (migrate, then serve REST) and migrate."""
+"""``printrelay``: serve (migrate, then serve REST), migrate, and the encryption key's
+commands (generate-encryption-key, reencrypt-secrets)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from app.config import ConfigError, Environment, Settings
 from app.observability.logs import LogFormat, configure_root
+from app.secret_box import KEYS_SETTING, generate_key
+
+if TYPE_CHECKING:
+    from app.webhooks.secrets import SecretsReport
 
 # prometheus-client's multiprocess directory (read by app.observability.metrics).
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -23,6 +32,19 @@ log = logging.getLogger("printrelay")
 
 DEV_STATE_DIR = ".printrelay"
 DEV_ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 (a file name)
+DEV_ENCRYPTION_KEY_FILE = "encryption-key"
+
+
+def _development_secret(path: Path, make: Callable[[], str]) -> str:
+    """A secret kept in a file only its owner can read, made on first use."""
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
 
 
 def development_admin_token(state_dir: Path) -> str:
@@ -30,15 +52,13 @@ def development_admin_token(state_dir: Path) -> str:
 
     The secret is never printed: people read it from the file (``cat .printrelay/admin-token``).
     """
-    path = state_dir / DEV_ADMIN_TOKEN_FILE
-    if path.is_file():
-        return path.read_text().strip()
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token + "\n")
-    return token
+    return _development_secret(state_dir / DEV_ADMIN_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
+
+
+def development_encryption_key(state_dir: Path) -> str:
+    """The key that encrypts a local server's webhook secrets, beside its admin token. Losing
+    the file loses those secrets (recreate the webhooks); production sets the setting."""
+    return _development_secret(state_dir / DEV_ENCRYPTION_KEY_FILE, generate_key)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -52,6 +72,11 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.env is Environment.DEVELOPMENT and settings.admin_token is None:
         settings.admin_token = development_admin_token(Path.cwd() / DEV_STATE_DIR)
         log.info("development admin token: see %s/%s", DEV_STATE_DIR, DEV_ADMIN_TOKEN_FILE)
+    if settings.env is Environment.DEVELOPMENT and settings.encryption_keys is None:
+        key = development_encryption_key(Path.cwd() / DEV_STATE_DIR)
+        settings.encryption_keys = SecretStr(key)
+        # Worker processes build their settings from the environment (--workers N).
+        os.environ[KEYS_SETTING] = key
     try:
         settings.check_startable()
     except ConfigError as exc:
@@ -65,6 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     migrate.upgrade(settings.database_url)
+    _seal_clear_secrets(settings)
     log.info("database migrated; serving on http://%s:%d", args.host, args.port)
     if args.workers > 1:
         with shared_metrics_dir():
@@ -135,6 +161,57 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seal_clear_secrets(settings: Settings) -> None:
+    """Once a key is set, webhook secrets stored in clear (before migration 0011) are
+    encrypted; anything an operator must act on is logged."""
+    from app.webhooks import secrets as webhook_secrets
+
+    report = asyncio.run(_reseal(settings, clear_only=True))
+    webhook_secrets.log_report(report)
+
+
+async def _reseal(settings: Settings, *, clear_only: bool) -> SecretsReport:
+    from app.db import Database
+    from app.webhooks import secrets as webhook_secrets
+
+    db = Database.from_url(settings.async_database_url)
+    try:
+        return await webhook_secrets.reseal(db, settings.secret_box(), clear_only=clear_only)
+    finally:
+        await db.dispose()
+
+
+def _reencrypt_secrets(args: argparse.Namespace) -> int:
+    settings = Settings()
+    try:
+        box = settings.secret_box()
+    except ConfigError as exc:
+        print(f"printrelay: {exc}", file=sys.stderr)
+        return 2
+    if box is None:
+        print(f"printrelay: {KEYS_SETTING} is not set", file=sys.stderr)
+        return 2
+    report = asyncio.run(_reseal(settings, clear_only=False))
+    print(
+        f"webhook signing secrets: {report.resealed} encrypted with the first key "
+        f"({report.clear} were in clear, {report.older_key} under an older key); "
+        f"{report.current} already were"
+    )
+    if report.unreadable:
+        print(
+            f"printrelay: {len(report.unreadable)} cannot be decrypted with any key of "
+            f"{KEYS_SETTING}: webhooks {', '.join(str(i) for i in report.unreadable)}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _generate_encryption_key(args: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
+
+
 def _log_format() -> LogFormat:
     try:
         return LogFormat(os.environ.get("PRINTRELAY_LOG_FORMAT", "text").strip().lower() or "text")
@@ -159,6 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     mig = sub.add_parser("migrate", help="apply database migrations (production deploy step)")
     mig.add_argument("revision", nargs="?", default="head", help="'head' (default) or 'base'")
     mig.set_defaults(handler=_migrate)
+    gen = sub.add_parser("generate-encryption-key", help=f"print a new key for {KEYS_SETTING}")
+    gen.set_defaults(handler=_generate_encryption_key)
+    reenc = sub.add_parser(
+        "reencrypt-secrets",
+        help=f"encrypt every webhook signing secret with the first key of {KEYS_SETTING}",
+    )
+    reenc.set_defaults(handler=_reencrypt_secrets)
     args = parser.parse_args(argv)
     handler = args.handler
     return int(handler(args))

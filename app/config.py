@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.observability.logs import LogFormat
+from app.secret_box import SecretBox
 
 DEFAULT_DATABASE_FILE = "printrelay.db"
 MIN_ADMIN_TOKEN_CHARS = 32
@@ -152,6 +153,23 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
     # How often each process looks for deliveries that are due.
     webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+    # A PEM file of CA certificates that https receivers may also chain to (a private CA),
+    # besides the public ones (certifi's bundle). The name in the URL is what is verified.
+    webhook_ca_file: Path | None = None
+    # Fernet keys that encrypt webhook signing secrets at rest (app/secret_box.py), comma-
+    # separated: the first encrypts, all decrypt. Unset outside development: no webhook can be
+    # created (503) and a stored encrypted secret cannot sign (docs/operations.md).
+    encryption_keys: SecretStr | None = None
+
+    def secret_box(self) -> SecretBox | None:
+        """The keys of ``PRINTRELAY_ENCRYPTION_KEYS`` (None when unset); ConfigError when one
+        is not a Fernet key."""
+        if self.encryption_keys is None:
+            return None
+        try:
+            return SecretBox.from_setting(self.encryption_keys.get_secret_value())
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def socket_origins(self) -> str | list[str] | None:
         if self.socket_allowed_origins:
@@ -173,6 +191,8 @@ class Settings(BaseSettings):
             self.public_url = None
         if self.metrics_token == "":
             self.metrics_token = None
+        if self.encryption_keys is not None and not self.encryption_keys.get_secret_value():
+            self.encryption_keys = None
         if self.redis_url is not None:
             check_redis_url(self.redis_url)
         return self
@@ -186,7 +206,11 @@ class Settings(BaseSettings):
         return self.async_database_url.startswith("sqlite")
 
     def check_startable(self) -> None:
-        """Refuse to start a non-development server without a real admin token."""
+        """Refuse to start a non-development server without a real admin token, and any
+        server with an encryption key that is not one or a CA file that cannot be read."""
+        self.secret_box()
+        if self.webhook_ca_file is not None and not self.webhook_ca_file.is_file():
+            raise ConfigError(f"PRINTRELAY_WEBHOOK_CA_FILE: no file at {self.webhook_ca_file}")
         if self.env is Environment.DEVELOPMENT:
             return
         token = self.admin_token or ""

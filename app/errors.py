@@ -131,6 +131,16 @@ class ServiceUnavailable(AppError):
     default_message = "The database is unavailable; retry shortly."
 
 
+class EncryptionNotConfigured(ServiceUnavailable):
+    """A secret the server must keep recoverable (a webhook's) and no key to encrypt it with:
+    never stored in clear instead."""
+
+    default_message = (
+        "Webhooks are not available: the server has no PRINTRELAY_ENCRYPTION_KEYS to encrypt "
+        "their signing secrets with (ask its operator)."
+    )
+
+
 class Overloaded(ServiceUnavailable):
     default_message = "The server is busy; retry shortly."
 

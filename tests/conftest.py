@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -9,8 +10,14 @@ import pytest
 from app.config import Environment, Settings, normalize_database_url
 from app.db import migrate
 from app.main import create_app
+from app.secret_box import KEYS_SETTING, generate_key
 from tests import databases
 from tests.world import ADMIN_TOKEN, World
+
+# Webhook secrets are stored encrypted: every Settings() of the run, and every server process
+# a test starts (they inherit the environment), shares this run's key. Tests of a missing or
+# wrong key pass ``encryption_keys`` explicitly.
+os.environ.setdefault(KEYS_SETTING, generate_key())
 
 
 @pytest.fixture(scope="session")

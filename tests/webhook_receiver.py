@@ -1,18 +1,24 @@
 """A webhook receiver on loopback that verifies signatures with its own HMAC code and refuses
-the first ``failures`` tries of each event (500) before accepting it (200)."""
+the first ``failures`` tries of each event (500) before accepting it (200). With ``tls``: an
+https receiver (HTTP/1.1, connections kept alive) presenting that certificate, reached by the
+URL name ``name`` (which the test makes resolve to loopback)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.tls import ServerCert
 
 
 def verify(secret: str, header: str, body: bytes) -> bool:
@@ -30,6 +36,7 @@ class Receiver:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     bad_signatures: int = 0
     hosts: list[str] = field(default_factory=list)
+    server_names: list[str | None] = field(default_factory=list)  # TLS SNI, per handshake
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
 
@@ -52,10 +59,14 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(failures: int = 2) -> Iterator[Receiver]:
+def running_receiver(
+    failures: int = 2, *, tls: ServerCert | None = None, name: str = "localhost"
+) -> Iterator[Receiver]:
     receiver = Receiver(failures=failures)
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if tls is not None else "HTTP/1.0"
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             self.send_response(receiver.handle(self.headers, body))
@@ -66,7 +77,19 @@ def running_receiver(failures: int = 2) -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://localhost:{server.server_address[1]}/hooks?x=1"
+    scheme = "http"
+    if tls is not None:
+        scheme = "https"
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+
+        def on_server_name(_: Any, server_name: str | None, __: Any) -> None:
+            with receiver.lock:
+                receiver.server_names.append(server_name)
+
+        context.sni_callback = on_server_name
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    receiver.url = f"{scheme}://{name}:{server.server_address[1]}/hooks?x=1"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,8 +1,9 @@
 """Webhook endpoints, their outbox (one row per event and endpoint) and the delivery log.
 
-Outbox rows are written by database triggers (migration 0010) in the statement that writes a
-job's history row or flips a device's ``online``: the one place every path (ORM, hot SQL,
-batches, sweeper) already goes through, so an event exists exactly when its change commits.
+Outbox rows are written by database triggers (migrations 0010, 0011) in the statement that
+writes a job's history row or changes a device's ``online`` or ``printer_state``: the one
+place every path (ORM, hot SQL, batches, sweeper) already goes through, so an event exists
+exactly when its change commits.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ class WebhookEndpoint(Base):
     url: Mapped[str] = mapped_column(String(2000))
     on_print_job: Mapped[bool] = mapped_column(Boolean, default=False)
     on_device_status: Mapped[bool] = mapped_column(Boolean, default=False)
-    # The signing key, kept recoverable (the server signs with it): never logged, shown once.
-    secret: Mapped[str] = mapped_column(String(100))
+    # The signing key, kept recoverable (the server signs with it): ``fernet:<token>``, under
+    # PRINTRELAY_ENCRYPTION_KEYS (app/secret_box.py; a row from before migration 0011 may hold
+    # it in clear until sealed). Never logged; shown once, in the creation answer.
+    secret: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -50,6 +53,10 @@ class WebhookDelivery(Base):
     state: Mapped[str] = mapped_column(String(20))  # the job's new status, online|offline
     previous: Mapped[str | None] = mapped_column(String(20), default=None)
     error: Mapped[str | None] = mapped_column(String(200), default=None)
+    # device.status: the device's printer state then (null for jobs and for rows from before
+    # migration 0011).
+    printer_state: Mapped[str | None] = mapped_column(String(20), default=None)
+    printer_state_at: Mapped[datetime | None] = mapped_column(default=None)
     occurred_at: Mapped[datetime] = mapped_column()
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

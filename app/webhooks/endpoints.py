@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from app.api_common import AppSettings, Db
 from app.auth.dependencies import AuthFirstRoute, Manager
-from app.errors import ERROR_RESPONSES
+from app.errors import ERROR_RESPONSES, EncryptionNotConfigured, ErrorBody
 from app.models import WebhookEndpoint
 from app.schemas_common import ItemList
 from app.webhooks import service
@@ -27,18 +27,27 @@ def _out(endpoint: WebhookEndpoint) -> WebhookOut:
     )
 
 
-@router.post("/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated)
+@router.post(
+    "/webhooks",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WebhookCreated,
+    responses={503: {"model": ErrorBody, "description": "service_unavailable (no encryption key)"}},
+)
 async def create_webhook(
     body: WebhookCreate, principal: Manager, db: Db, settings: AppSettings
 ) -> WebhookCreated:
-    """The signing secret is in this answer only. The URL must be http(s) and resolve only to
-    public addresses (unless PRINTRELAY_WEBHOOK_ALLOW_PRIVATE)."""
+    """The signing secret is in this answer only (stored encrypted: 503 when the server has
+    no encryption key). The URL must be http(s) and resolve only to public addresses (unless
+    PRINTRELAY_WEBHOOK_ALLOW_PRIVATE)."""
+    box = settings.secret_box()
+    if box is None:
+        raise EncryptionNotConfigured()
     await service.check_url(body.url, allow_private=settings.webhook_allow_private)
     async with db.transaction() as tx:
-        endpoint = await service.create_endpoint(
-            tx, principal, body.url, body.events, body.location_id
+        endpoint, secret = await service.create_endpoint(
+            tx, principal, body.url, body.events, body.location_id, box
         )
-    return WebhookCreated(**_out(endpoint).model_dump(), secret=endpoint.secret)
+    return WebhookCreated(**_out(endpoint).model_dump(), secret=secret)
 
 
 @router.get("/webhooks", response_model=ItemList[WebhookOut])

@@ -55,6 +55,27 @@ async def delete_endpoint(tx: Tx, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) 
     return True
 
 
+async def all_secrets_for_update(tx: Tx) -> Sequence[tuple[uuid.UUID, str]]:
+    """Every endpoint's stored secret, of every tenant, locked until the transaction ends (the
+    operator's re-encryption: rewritten by id, so an old secret never travels as a parameter
+    that a driver's debug log would print)."""
+    stmt = (
+        select(WebhookEndpoint.id, WebhookEndpoint.secret)
+        .order_by(WebhookEndpoint.id)
+        .with_for_update()
+    )
+    return [(row.id, row.secret) for row in await tx.session.execute(stmt)]
+
+
+async def set_secret(tx: Tx, endpoint_id: uuid.UUID, stored: str) -> None:
+    await tx.session.execute(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id)
+        .values(secret=stored)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def list_attempts(
     tx: Tx, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, limit: int
 ) -> Sequence[WebhookAttempt]:

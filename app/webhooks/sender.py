@@ -3,8 +3,10 @@
 A process claims due deliveries in one short transaction (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so two processes never take the same row), which also moves their next try past
 the send's timeout: should the process die mid-send, the delivery is due again then (at least
-once). Each is POSTed to the address ``ssrf`` checked (the name is not resolved again), with
-no redirects followed, and the outcome is logged per endpoint. A non-2xx answer or an error is
+once). Each is POSTed to the address ``ssrf`` checked (the name is not resolved again; https
+still sends the name in SNI and verifies the certificate against it), signed with the
+endpoint's secret (decrypted here, app/secret_box.py), with no redirects followed, and the
+outcome is logged per endpoint. A non-2xx answer or an error is
 retried after base * 2^(attempt-1) seconds, capped, until the event is older than the max age.
 """
 
@@ -15,16 +17,20 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 
 from app.config import Settings
 from app.db import Database, utcnow
 from app.models import WebhookDelivery, WebhookEndpoint
+from app.secret_box import SecretUnavailable, open_secret
 from app.webhooks import repository, ssrf
 
 log = logging.getLogger(__name__)
@@ -33,6 +39,14 @@ SIGNATURE_HEADER = "Printrelay-Signature"
 BATCH = 50  # deliveries one process claims at a time
 LEASE_MARGIN_S = 5.0  # past the timeout, before a claimed delivery is due again
 ERROR_CHARS = 200
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The public CAs (certifi's bundle, as httpx's default), plus PRINTRELAY_WEBHOOK_CA_FILE."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    if ca_file is not None:
+        context.load_verify_locations(cafile=str(ca_file))
+    return context
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -62,6 +76,10 @@ def event_body(delivery: WebhookDelivery, place: tuple[Any, Any] | None) -> dict
             "location_id": str(location) if location else None,
             "station_id": str(station) if station else None,
             "online": delivery.state == "online",
+            "printer_state": delivery.printer_state,
+            "printer_state_at": (
+                _iso(delivery.printer_state_at) if delivery.printer_state_at else None
+            ),
         }
     return {
         "id": str(delivery.event_id),
@@ -69,6 +87,19 @@ def event_body(delivery: WebhookDelivery, place: tuple[Any, Any] | None) -> dict
         "created_at": _iso(delivery.occurred_at),
         "data": data,
     }
+
+
+def failure_reason(exc: httpx.HTTPError) -> str:
+    """What the delivery log says of a failed request: the TLS verdict when there is one
+    (a certificate for another name, an unknown CA), else the kind of error."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate refused: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error: {cause.reason or type(cause).__name__}"
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +113,15 @@ class Outcome:
 
 
 class WebhookSender:
-    def __init__(self, db: Database, settings: Settings, client: httpx.AsyncClient | None = None):
+    def __init__(self, db: Database, settings: Settings):
         self.db = db
         self.settings = settings
-        self._client = client or httpx.AsyncClient(
-            follow_redirects=False, timeout=settings.webhook_timeout_s, trust_env=False
+        self.box = settings.secret_box()
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=settings.webhook_timeout_s,
+            trust_env=False,
+            verify=tls_context(settings.webhook_ca_file),
         )
 
     async def close(self) -> None:
@@ -146,6 +181,12 @@ class WebhookSender:
     ) -> Outcome:
         if endpoint is None:
             return Outcome(None, "webhook deleted")
+        try:
+            secret = open_secret(self.box, endpoint.secret)
+        except SecretUnavailable as exc:
+            # Retried like a refused delivery: the event goes out once the key is back.
+            log.error("webhook %s: %s", endpoint.id, exc)
+            return Outcome(None, str(exc)[:ERROR_CHARS])
         body = json.dumps(event_body(delivery, place), separators=(",", ":")).encode()
         timestamp = int(time.time())
         try:
@@ -163,12 +204,15 @@ class WebhookSender:
                 "Host": host_header,
                 "Content-Type": "application/json",
                 "User-Agent": "Printrelay-Webhooks/1",
-                SIGNATURE_HEADER: signature(endpoint.secret, timestamp, body),
+                SIGNATURE_HEADER: signature(secret, timestamp, body),
             }
             # The checked address in the URL; the name in Host and (https) in SNI and the
             # certificate check.
             extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-            # Only the status is read: a receiver's body (however large) is never downloaded.
+            # Only the status is read: a receiver's body (however large) is never downloaded,
+            # so its connection is closed, never reused. That also keeps a connection verified
+            # for one name from carrying another name's event (httpx pools by the URL's host,
+            # here the address): keep-alive would need a pool per name (tests/webhooks/test_tls).
             async with (
                 asyncio.timeout(self.settings.webhook_timeout_s),
                 self._client.stream(
@@ -181,7 +225,7 @@ class WebhookSender:
         except TimeoutError:
             return Outcome(None, "timed out")
         except httpx.HTTPError as exc:
-            return Outcome(None, type(exc).__name__)
+            return Outcome(None, failure_reason(exc)[:ERROR_CHARS])
 
     async def run_forever(self) -> None:
         while True:

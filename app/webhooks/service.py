@@ -8,9 +8,10 @@ from collections.abc import Sequence
 
 from app.auth.principals import Principal
 from app.db import Tx, utcnow
-from app.errors import NotFound, ValidationFailed
+from app.errors import EncryptionNotConfigured, NotFound, ValidationFailed
 from app.locations.service import require_location
 from app.models import WebhookAttempt, WebhookEndpoint
+from app.secret_box import SecretBox
 from app.webhooks import repository, ssrf
 from app.webhooks.schemas import WebhookEvent
 
@@ -44,8 +45,13 @@ async def create_endpoint(
     url: str,
     events: Sequence[WebhookEvent],
     location_id: uuid.UUID | None,
-) -> WebhookEndpoint:
-    """The URL is checked by the caller (``check_url``), outside the transaction."""
+    box: SecretBox | None,
+) -> tuple[WebhookEndpoint, str]:
+    """The endpoint and its signing secret, which is stored encrypted only (never in clear:
+    without a key, 503). The URL is checked by the caller (``check_url``), outside the
+    transaction."""
+    if box is None:
+        raise EncryptionNotConfigured()
     if location_id is not None:
         await require_location(tx, principal.tenant, location_id)
     endpoint = WebhookEndpoint(
@@ -55,10 +61,10 @@ async def create_endpoint(
         url=url,
         on_print_job=WebhookEvent.PRINT_JOB_UPDATED in events,
         on_device_status=WebhookEvent.DEVICE_STATUS in events,
-        secret=new_secret(),
+        secret=box.seal(secret := new_secret()),
         created_at=utcnow(),
     )
-    return await repository.add_endpoint(tx, endpoint)
+    return await repository.add_endpoint(tx, endpoint), secret
 
 
 async def list_endpoints(tx: Tx, principal: Principal) -> Sequence[WebhookEndpoint]:

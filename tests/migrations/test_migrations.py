@@ -412,3 +412,85 @@ def test_sqlite_devices_get_an_unknown_printer_state(tmp_path: Path) -> None:
 def test_postgres_devices_get_an_unknown_printer_state() -> None:
     with databases.own_postgres_database() as url:
         _devices_get_an_unknown_printer_state(url)
+
+
+async def _a_webhook_at_0010(url: str, secret: str) -> None:
+    """A tenant with a paired device and a device.status webhook whose secret 0010 stored in
+    clear."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    t, loc, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.begin() as conn:
+            await _place(conn, t, loc, now)
+            await conn.execute(
+                _OLD_DEVICES.insert().values(
+                    id=uuid.uuid4(), tenant_id=t, location_id=loc, station_id=None, name="pc",
+                    kind="print_bridge", token_hash=uuid.uuid4().bytes * 2, epoch=0,
+                    online=False, paired_at=now,
+                )
+            )  # fmt: skip
+            endpoints = Base.metadata.tables["webhook_endpoints"]
+            await conn.execute(
+                endpoints.insert().values(
+                    id=uuid.uuid4(), tenant_id=t, location_id=None, url="https://x.example/",
+                    on_print_job=False, on_device_status=True, secret=secret, created_at=now,
+                )
+            )  # fmt: skip
+            await conn.execute(text("UPDATE devices SET online = true"))  # 0010's event
+    finally:
+        await engine.dispose()
+
+
+async def _execute(url: str, sql: str) -> list[tuple[Any, ...]]:
+    from sqlalchemy import text
+
+    engine = create_async_engine(normalize_database_url(url))
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(text(sql))
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+def _webhooks_0011(url: str) -> None:
+    """0011: a clear secret survives the widening as it was; a printer-state change writes a
+    device.status row with the state; a downgrade is refused while a secret is sealed."""
+    clear = "whsec_" + "0" * 43
+    migrate.upgrade(url, "0010")
+    asyncio.run(_a_webhook_at_0010(url, clear))
+    migrate.upgrade(url, "0011")
+    assert asyncio.run(_execute(url, "SELECT secret FROM webhook_endpoints")) == [(clear,)]
+    asyncio.run(_execute(url, "UPDATE devices SET printer_state = 'paper_out'"))
+    asyncio.run(_execute(url, "UPDATE devices SET printer_state = 'paper_out'"))  # no change
+    rows = asyncio.run(
+        _execute(
+            url,
+            "SELECT state, printer_state FROM webhook_deliveries"
+            " WHERE event_type = 'device.status' ORDER BY occurred_at",
+        )
+    )
+    assert rows == [("online", None), ("online", "paper_out")]
+    sealed = "fernet:" + "g" * 160  # longer than 0010's column
+    asyncio.run(_execute(url, f"UPDATE webhook_endpoints SET secret = '{sealed}'"))
+    with pytest.raises(RuntimeError, match="encrypted signing secrets"):
+        migrate.downgrade(url, "0010")
+    asyncio.run(_execute(url, "DELETE FROM webhook_endpoints"))
+    migrate.downgrade(url, "0010")
+    migrate.upgrade(url)
+    migrate.check(url)
+
+
+def test_sqlite_webhooks_0011(tmp_path: Path) -> None:
+    _webhooks_0011(f"sqlite:///{tmp_path / 'w.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_webhooks_0011() -> None:
+    with databases.own_postgres_database() as url:
+        _webhooks_0011(url)

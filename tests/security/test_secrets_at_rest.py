@@ -1,5 +1,5 @@
 """A database dump holds no secret: API keys, device tokens and pairing codes are stored only as
-hashes (and the admin token is never stored at all)."""
+hashes, webhook signing secrets only encrypted (and the admin token is never stored at all)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,13 @@ async def test_a_database_dump_holds_no_secret(world: World, database_url: str) 
     assert r.status_code == 201
     second_token = r.json()["token"]
     await tenant.job(location)
+    r = await world.client.post(
+        "/v1/webhooks",
+        json={"url": "https://93.184.215.14/hooks", "events": ["device.status"]},
+        headers=tenant.manager,
+    )
+    assert r.status_code == 201, r.text
+    webhook_secret = r.json()["secret"]
 
     text = dump(database_url)
     # The dump is real and holds this tenant's rows (SQLite stores UUIDs without dashes).
@@ -63,7 +70,9 @@ async def test_a_database_dump_holds_no_secret(world: World, database_url: str) 
         unused_code,
         used_code,
         ADMIN_TOKEN,
+        webhook_secret,
     ):
         assert secret not in text
         # Nor the random part alone (without the prefix).
         assert secret.split("_", 1)[-1] not in text
+    assert "fernet:" in text  # the webhook's row is in the dump, encrypted

@@ -114,6 +114,8 @@ async def test_each_event_is_accepted_once_after_two_failures(world: World) -> N
                 "location_id": location,
                 "station_id": None,
                 "online": True,
+                "printer_state": "unknown",
+                "printer_state_at": None,
             }
         assert event["created_at"].endswith("Z")
     log = await world.client.get(f"/v1/webhooks/{hook}/deliveries", headers=tenant.manager)
