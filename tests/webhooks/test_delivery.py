@@ -5,48 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 from sqlalchemy import func, select
 
 from app.auth.service import authenticate
-from app.config import Environment, Settings
-from app.main import create_app
+from app.config import Settings
 from app.models import WebhookDelivery
 from app.print_jobs import service as jobs
 from tests.webhook_receiver import Receiver, running_receiver
-from tests.world import ADMIN_TOKEN, World
-
-WAIT_S = 60  # a bound on a hung test, not a measured time
+from tests.webhooks.support import ALL_DATABASES, WAIT_S, sender_settings, until
+from tests.world import World
 
 
 @pytest.fixture
 def settings(database_url: str, hot_path: bool) -> Settings:
-    return Settings(
-        env=Environment.PRODUCTION,
-        database_url=database_url,
-        admin_token=ADMIN_TOKEN,
-        redis_url=None,
-        hot_path=hot_path,
-        webhook_allow_private=True,
-        webhook_backoff_base_s=0.01,
-        webhook_backoff_cap_s=0.05,
-        webhook_poll_interval_s=0.02,
-    )
-
-
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[object]:
-    application = create_app(settings, run_sweeper=False, run_webhook_sender=True)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while not condition():  # noqa: ASYNC110 (set by the receiver's thread)
-            await asyncio.sleep(0.02)
+    return sender_settings(database_url, hot_path=hot_path)
 
 
 async def subscribe(world: World, receiver: Receiver, manager: dict[str, str]) -> str:
@@ -61,22 +35,7 @@ async def subscribe(world: World, receiver: Receiver, manager: dict[str, str]) -
     return hook
 
 
-pytestmark = pytest.mark.parametrize(
-    "database_url",
-    [
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("postgres-general", marks=pytest.mark.postgres),
-    ],
-    indirect=True,
-)
-
-
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest) -> str:
-    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    url: str = request.getfixturevalue(name)
-    return url
+pytestmark = ALL_DATABASES
 
 
 async def test_each_event_is_accepted_once_after_two_failures(world: World) -> None:

@@ -7,67 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from app.config import Environment, Settings
+from app.config import Settings
 from app.devices import service as devices
-from app.main import create_app
 from app.models import PrinterState, WebhookDelivery
 from tests.cloudprnt.printer_sim import ASB_OK, ASB_PAPER_END, CloudPrntPrinter
 from tests.webhook_receiver import Receiver, running_receiver
-from tests.world import ADMIN_TOKEN, Tenant, World
+from tests.webhooks.support import ALL_DATABASES, sender_settings, until
+from tests.world import Tenant, World
 
-WAIT_S = 60  # a bound on a hung test, not a measured time
-
-pytestmark = pytest.mark.parametrize(
-    "database_url",
-    [
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("postgres-general", marks=pytest.mark.postgres),
-    ],
-    indirect=True,
-)
-
-
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest) -> str:
-    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    url: str = request.getfixturevalue(name)
-    return url
+pytestmark = ALL_DATABASES
 
 
 @pytest.fixture
 def settings(database_url: str, hot_path: bool) -> Settings:
-    return Settings(
-        env=Environment.PRODUCTION,
-        database_url=database_url,
-        admin_token=ADMIN_TOKEN,
-        redis_url=None,
-        hot_path=hot_path,
-        webhook_allow_private=True,
-        webhook_backoff_base_s=0.01,
-        webhook_backoff_cap_s=0.05,
-        webhook_poll_interval_s=0.02,
-    )
-
-
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[object]:
-    application = create_app(settings, run_sweeper=False, run_webhook_sender=True)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while not condition():  # noqa: ASYNC110 (set by the receiver's thread)
-            await asyncio.sleep(0.02)
+    return sender_settings(database_url, hot_path=hot_path)
 
 
 async def subscribe(world: World, receiver: Receiver, tenant: Tenant, **extra: Any) -> None:

@@ -11,10 +11,9 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy import select, text
 
 from app.cli import development_encryption_key
-from app.config import ConfigError, Environment, Settings, normalize_database_url
+from app.config import ConfigError, Settings, normalize_database_url
 from app.db import Database, migrate, utcnow
 from app.main import create_app
 from app.models import WebhookDelivery, WebhookEndpoint
@@ -31,9 +30,9 @@ from app.webhooks import secrets as webhook_secrets
 from tests import databases
 from tests.servers import running_server
 from tests.webhook_receiver import Receiver, running_receiver
+from tests.webhooks.support import app_with_sender, attempts_of, sender_settings, until
 from tests.world import ADMIN, ADMIN_TOKEN, World, assert_error
 
-WAIT_S = 60  # a bound on a hung test, not a measured time
 K1, K2, K3 = generate_key(), generate_key(), generate_key()
 
 
@@ -54,34 +53,20 @@ def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
 
 
 def settings_for(database_url: str, keys: str | None) -> Settings:
-    return Settings(
-        env=Environment.PRODUCTION,
-        database_url=database_url,
-        admin_token=ADMIN_TOKEN,
-        redis_url=None,
+    return sender_settings(
+        database_url,
         hot_path=False,
         encryption_keys=SecretStr(keys) if keys is not None else None,
-        webhook_allow_private=True,
-        webhook_backoff_base_s=0.01,
-        webhook_backoff_cap_s=0.05,
-        webhook_poll_interval_s=0.02,
     )
 
 
 @asynccontextmanager
 async def serving(database_url: str, keys: str | None) -> AsyncIterator[World]:
     """A server (webhook sender running) on ``database_url`` with these encryption keys."""
-    app = create_app(settings_for(database_url, keys), run_sweeper=False, run_webhook_sender=True)
-    async with app.router.lifespan_context(app):
+    async with app_with_sender(settings_for(database_url, keys)) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://printrelay.test") as c:
             yield World(c, app)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while not condition():  # noqa: ASYNC110 (set by the receiver's thread)
-            await asyncio.sleep(0.02)
 
 
 async def stored_secret(world: World, hook: str) -> str:
@@ -333,18 +318,6 @@ def leaked(caplog: pytest.LogCaptureFixture, value: str, *, sealed: bool = False
         if value in r.getMessage()
         and not (sealed and r.levelno <= logging.DEBUG and r.name in ("aiosqlite", "asyncpg"))
     ]
-
-
-async def attempts_of(
-    world: World, hook: str, manager: dict[str, str], *, at_least: int
-) -> list[dict[str, Any]]:
-    async with asyncio.timeout(WAIT_S):
-        while True:
-            r = await world.client.get(f"/v1/webhooks/{hook}/deliveries", headers=manager)
-            items: list[dict[str, Any]] = r.json()["items"]
-            if len(items) >= at_least:
-                return items
-            await asyncio.sleep(0.02)
 
 
 async def delivery_status(world: World, job_id: str) -> str | None:

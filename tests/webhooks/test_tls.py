@@ -4,22 +4,18 @@ checked, and still sends the URL's name in SNI and verifies the certificate agai
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from app.config import Environment, Settings
-from app.main import create_app
+from app.config import Settings
 from app.webhooks import ssrf
 from tests.tls import TestCA
 from tests.webhook_receiver import Receiver, running_receiver
-from tests.world import ADMIN_TOKEN, World
+from tests.webhooks.support import attempts_of, sender_settings, until
+from tests.world import World
 
-WAIT_S = 60  # a bound on a hung test, not a measured time
 NAME, OTHER_NAME = "hooks.test", "other.test"  # .test: never a real name (RFC 2606)
 
 
@@ -49,30 +45,7 @@ def trust_test_ca(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture
 def settings(sqlite_url: str, ca: TestCA, trust_test_ca: bool) -> Settings:
-    return Settings(
-        env=Environment.PRODUCTION,
-        database_url=sqlite_url,
-        admin_token=ADMIN_TOKEN,
-        redis_url=None,
-        webhook_allow_private=True,  # the receiver is on loopback
-        webhook_ca_file=ca.ca_file if trust_test_ca else None,
-        webhook_backoff_base_s=0.01,
-        webhook_backoff_cap_s=0.05,
-        webhook_poll_interval_s=0.02,
-    )
-
-
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[object]:
-    application = create_app(settings, run_sweeper=False, run_webhook_sender=True)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while not condition():  # noqa: ASYNC110 (set by the receiver's thread)
-            await asyncio.sleep(0.02)
+    return sender_settings(sqlite_url, webhook_ca_file=ca.ca_file if trust_test_ca else None)
 
 
 async def subscribe(
@@ -85,18 +58,6 @@ async def subscribe(
     receiver.secret = r.json()["secret"]
     hook: str = r.json()["id"]
     return hook
-
-
-async def attempts_of(
-    world: World, hook: str, manager: dict[str, str], at_least: int
-) -> list[dict[str, Any]]:
-    async with asyncio.timeout(WAIT_S):
-        while True:
-            r = await world.client.get(f"/v1/webhooks/{hook}/deliveries", headers=manager)
-            items: list[dict[str, Any]] = r.json()["items"]
-            if len(items) >= at_least:
-                return items
-            await asyncio.sleep(0.02)
 
 
 async def test_an_https_delivery_goes_to_the_checked_address_under_its_name(
@@ -113,7 +74,7 @@ async def test_an_https_delivery_goes_to_the_checked_address_under_its_name(
     port = receiver.url.split(":")[2].split("/")[0]
     assert set(receiver.hosts) == {f"{NAME}:{port}"}
     assert receiver.server_names and set(receiver.server_names) == {NAME}  # SNI: the name
-    attempts = await attempts_of(world, hook, tenant.manager, 2)
+    attempts = await attempts_of(world, hook, tenant.manager, at_least=2)
     assert sorted(a["status_code"] for a in attempts) == [200, 500]
 
 
@@ -125,7 +86,7 @@ async def test_a_certificate_for_another_name_is_refused_and_retried(
     with running_receiver(failures=0, tls=ca.issue(NAME), name=OTHER_NAME) as receiver:
         hook = await subscribe(world, receiver, tenant.manager, receiver.url, ["print_job.updated"])
         await tenant.job(location)
-        attempts = await attempts_of(world, hook, tenant.manager, 2)
+        attempts = await attempts_of(world, hook, tenant.manager, at_least=2)
     assert receiver.tries == {} and receiver.accepted == []  # no request got through
     assert set(receiver.server_names) == {OTHER_NAME}
     assert {a["status_code"] for a in attempts} == {None}
@@ -141,7 +102,7 @@ async def test_a_private_ca_is_trusted_only_when_configured(world: World, ca: Te
     with running_receiver(failures=0, tls=ca.issue(NAME), name=NAME) as receiver:
         hook = await subscribe(world, receiver, tenant.manager, receiver.url, ["print_job.updated"])
         await tenant.job(location)
-        attempts = await attempts_of(world, hook, tenant.manager, 1)
+        attempts = await attempts_of(world, hook, tenant.manager, at_least=1)
     assert receiver.accepted == []
     assert attempts[0]["error"].startswith("TLS certificate refused: unable to get local issuer")
 
@@ -162,6 +123,6 @@ async def test_a_connection_verified_for_one_name_never_carries_another_names_ev
         await tenant.job(location)
         await until(lambda: len(receiver.accepted) == 1)  # an idle connection for NAME now
         await world.set_online(device, True)  # an event for OTHER_NAME only
-        attempts = await attempts_of(world, other, tenant.manager, 1)
+        attempts = await attempts_of(world, other, tenant.manager, at_least=1)
     assert [e["type"] for e in receiver.accepted] == ["print_job.updated"]
     assert attempts[0]["error"].startswith("TLS certificate refused: Hostname mismatch")
