@@ -100,8 +100,12 @@ class PrivateRedis:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
         self.extra_args = extra_args  # e.g. "--replicaof", "127.0.0.1", "<port>"
+        # A replica's first sync makes the master write an RDB file: into a directory of its
+        # own, never the test's working directory (the checkout).
+        self.dir = tempfile.mkdtemp(prefix="printrelay-redis-")
 
     def start(self) -> None:
+        os.makedirs(self.dir, exist_ok=True)  # again after a kill()
         self.proc = subprocess.Popen(
             [
                 "redis-server",
@@ -113,6 +117,8 @@ class PrivateRedis:
                 "",
                 "--appendonly",
                 "no",
+                "--dir",
+                self.dir,
                 *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
@@ -135,6 +141,7 @@ class PrivateRedis:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @contextmanager
