@@ -140,7 +140,7 @@ async def test_an_unpaired_agent_stops_for_good(
         assert r.status_code == 204
         code = await asyncio.wait_for(asyncio.to_thread(agent.wait), WAIT_S)
         assert code == 3
-        assert not (tmp_path / "credentials.json").exists()
+        assert not list(tmp_path.glob("**/credentials.json"))
     finally:
         stop_agent(agent)
 
