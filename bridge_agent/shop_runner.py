@@ -31,6 +31,7 @@ from bridge_agent.workers import DEVICE_THREADS, DaemonThreadPool
 log = logging.getLogger(__name__)
 
 RESTART_AFTER_S = 5.0
+STOP_RETRY_S = 1.0  # how often a device still stopping is cancelled again
 # What the server says when it will never take this device's token again.
 REVOKED_REASONS = frozenset({"revoked", "unpaired", "unauthorized"})
 
@@ -85,9 +86,26 @@ async def serve(devices: list[ServedDevice], options: RunnerOptions) -> list[str
     try:
         return list(await asyncio.gather(*tasks))
     finally:
-        for task in tasks:
+        await _stop_all(tasks)
+
+
+async def _stop_all(tasks: list[asyncio.Task[str]]) -> None:
+    """Cancel every device's task and wait until each has closed its socket, journal and
+    sessions. A task already cancelled (by the gather above) is left to its cleanup: a second
+    cancel would cut it short. As in cli._until_stopped, a device still stopping after
+    ``STOP_RETRY_S`` is cancelled again, and so is this task: that repeat is passed on to the
+    devices, never cutting their cleanup short by ending this task first."""
+    pending = {task for task in tasks if not task.done()}
+    for task in pending:
+        if not task.cancelling():
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    while pending:
+        try:
+            _, pending = await asyncio.wait(pending, timeout=STOP_RETRY_S)
+        except asyncio.CancelledError:
+            continue
+        for task in pending:
+            task.cancel()
 
 
 async def _serve_device(served: ServedDevice, options: RunnerOptions) -> str:
@@ -106,6 +124,7 @@ async def _serve_device(served: ServedDevice, options: RunnerOptions) -> str:
                 status.write()
                 await asyncio.sleep(RESTART_AFTER_S)
                 continue
+            shop.forget_device(device)
             log.error(
                 "the server no longer accepts device %s (%s); its token is forgotten: pair it "
                 "again to print there",
@@ -113,7 +132,6 @@ async def _serve_device(served: ServedDevice, options: RunnerOptions) -> str:
                 reason,
                 extra={"event": "device.stopped"},
             )
-            shop.forget_device(device)
             return reason
     finally:
         threads.shutdown(wait=False, cancel_futures=True)

@@ -61,9 +61,14 @@ def pair_with_cli(
     return device_dir
 
 
+def credentials_files(state_dir: Path) -> list[Path]:
+    """Every device's credentials in the state dir (either layout)."""
+    return sorted(state_dir.glob("**/credentials.json"))
+
+
 def start_agent(
     state_dir: Path,
-    printer_url: str,
+    printer_url: str | None,
     crash_at: str | None = None,
     heartbeat_interval_s: float | None = None,
     launcher: Sequence[str] = (),
@@ -79,8 +84,7 @@ def start_agent(
             *launcher,
             "bridge_agent.cli",
             "run",
-            "--printer",
-            printer_url,
+            *(["--printer", printer_url] if printer_url else []),
             "--state-dir",
             str(state_dir),
             "--status-interval",
