@@ -133,6 +133,8 @@ def log_config(settings: Settings) -> dict[str, Any]:
     secrets = [s for s in (settings.admin_token, settings.metrics_token) if s]
     config["filters"] = {"redact_secrets": {"()": "app.serving.RedactSecrets", "secrets": secrets}}
     config["loggers"]["uvicorn.access"]["filters"] = ["redact_secrets"]
+    for name in ("default", "access"):  # a line per request: batched like the application's
+        config["handlers"][name]["class"] = "app.observability.logs.BatchedStreamHandler"
     if settings.log_format is LogFormat.JSON:
         for name in ("default", "access"):
             config["formatters"][name] = formatter_config(LogFormat.JSON)

@@ -6,6 +6,7 @@
     printrelay-bridge test-print --printer URL [--paper-width 80|58]
     printrelay-bridge preview FILE.json [--format png|text] [--paper-width 80|58] [--output PATH]
     printrelay-bridge install-service --printer URL [--state-dir DIR] [--user|--system] [--dry-run]
+    printrelay-bridge printers [--scan CIDR [--port 9100]] [--json] [--udev-rule]
 
 Pair several codes into one state dir (each with its --printer) and one `run` serves them all,
 each device on its own printer; run's --printer is for a device paired without one.
@@ -385,6 +386,32 @@ def _preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _printers(args: argparse.Namespace) -> int:
+    """What this PC can reach: USB printers, serial ports, and with --scan a network's TCP port."""
+    from bridge_agent import discovery
+
+    if args.udev_rule:
+        sys.stdout.write(discovery.UDEV_RULE.read_text(encoding="utf-8"))
+        return EXIT_OK
+    if args.port is not None and args.scan is None:
+        return _fail("--port goes with --scan (the port the scan tries)", EXIT_USAGE)
+    try:
+        port = discovery.SCAN_PORT if args.port is None else args.port
+        plan = discovery.scan_plan(args.scan, port) if args.scan is not None else None
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    if plan is not None:
+        print(f"scanning {plan.describe()}…", file=sys.stderr, flush=True)
+    found = _until_stopped(discovery.discover(plan))
+    if args.json:
+        print(json.dumps(found.as_json(), indent=2))
+        return EXIT_OK
+    for line in found.as_lines():  # stdout: one printer URL a line with its status
+        print(line)
+    print("\n".join(found.summary()), file=sys.stderr)
+    return EXIT_OK
+
+
 def _document_from(data: Any) -> tuple[Any, int]:
     """The Document in a file that holds one, or a Job; and the Job's paper width (default 80)."""
     if not isinstance(data, dict):
@@ -525,6 +552,26 @@ def _main(argv: list[str] | None) -> int:
         "--font", help="a monospace .ttf for the PNG (default: DejaVu Sans Mono, as found)"
     )
     v.set_defaults(handler=_preview)
+
+    d = sub.add_parser(
+        "printers",
+        parents=[common],
+        help="list the printers this PC can reach: USB, serial, and a network with --scan",
+    )
+    d.add_argument(
+        "--scan",
+        metavar="CIDR",
+        help="also try raw TCP printing on each address of this network (a /24 at most),"
+        " e.g. 192.168.1.0/24; nothing is scanned without it",
+    )
+    d.add_argument("--port", type=int, help="the TCP port --scan tries (default: 9100)")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.add_argument(
+        "--udev-rule",
+        action="store_true",
+        help="print the udev rule that lets users open USB printers (Linux), and nothing else",
+    )
+    d.set_defaults(handler=_printers)
 
     args = parser.parse_args(argv)
     logging.getLogger().setLevel(args.log_level.upper())

@@ -14,6 +14,7 @@ templates), so the series stay bounded whatever the traffic.
 
 from __future__ import annotations
 
+import glob
 import hmac
 import os
 from typing import Any
@@ -163,10 +164,42 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_DIR_ENV) or None
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: no signal sent, only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def forget_dead_workers(directory: str) -> list[int]:
+    """Mark each worker whose process is gone as dead, so its live gauges stop counting.
+
+    A worker that ends cleanly does this itself (``process_exited``); one killed by the OOM
+    killer or SIGKILL cannot, and its ``printrelay_bridges_connected`` would be summed until
+    the server restarts. Live-gauge files are named ``gauge_live<mode>_<pid>.db``; counters and
+    histograms of a dead worker are kept (they count what happened). Returns the pids marked."""
+    dead: list[int] = []
+    for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        stem = os.path.basename(path)[: -len(".db")]
+        pid_text = stem.rpartition("_")[2]
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid != os.getpid() and pid not in dead and not _pid_alive(pid):
+            multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+            dead.append(pid)
+    return dead
+
+
 def exposition() -> tuple[bytes, str]:
     """The metrics as Prometheus text, summed over every worker in multiprocess mode."""
-    if multiprocess_dir() is None:
+    directory = multiprocess_dir()
+    if directory is None:
         return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    forget_dead_workers(directory)
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -172,35 +172,55 @@ class TcpTransport:
     async def _ask_status(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> dict[StatusQuery, int]:
-        answers: dict[StatusQuery, int] = {}
-        for query in STATUS_QUERIES:
-            writer.write(query_bytes(query))
-            async with asyncio.timeout(self.write_stall_timeout_s):
-                await writer.drain()
-            answer = await self._read_status_byte(reader)
-            if answer is None:
-                break  # a printer that skips one query will not answer the next either
-            answers[query] = answer
-        return answers
-
-    async def _read_status_byte(self, reader: asyncio.StreamReader) -> int | None:
-        """The next valid status byte, skipping anything else; None on timeout or EOF."""
-        try:
-            async with asyncio.timeout(self.status_reply_timeout_s):
-                while True:
-                    received = await reader.read(1)
-                    if not received:
-                        return None
-                    if is_status_byte(received[0]):
-                        return received[0]
-        except TimeoutError:
-            return None
+        return await ask_status(
+            reader,
+            writer,
+            reply_timeout_s=self.status_reply_timeout_s,
+            write_timeout_s=self.write_stall_timeout_s,
+        )
 
     async def _close(self, writer: asyncio.StreamWriter) -> None:
         writer.close()
         with contextlib.suppress(OSError, TimeoutError):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await writer.wait_closed()
+
+
+async def ask_status(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    *,
+    reply_timeout_s: float = STATUS_REPLY_TIMEOUT_S,
+    write_timeout_s: float = WRITE_STALL_TIMEOUT_S,
+) -> dict[StatusQuery, int]:
+    """Ask ``DLE EOT 1, 2, 4`` on an open connection; the answers given (none: no back channel).
+
+    Also used by discovery (bridge_agent/discovery.py) on the connection its scan opened.
+    """
+    answers: dict[StatusQuery, int] = {}
+    for query in STATUS_QUERIES:
+        writer.write(query_bytes(query))
+        async with asyncio.timeout(write_timeout_s):
+            await writer.drain()
+        answer = await _read_status_byte(reader, reply_timeout_s)
+        if answer is None:
+            break  # a printer that skips one query will not answer the next either
+        answers[query] = answer
+    return answers
+
+
+async def _read_status_byte(reader: asyncio.StreamReader, timeout_s: float) -> int | None:
+    """The next valid status byte, skipping anything else; None on timeout or EOF."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                received = await reader.read(1)
+                if not received:
+                    return None
+                if is_status_byte(received[0]):
+                    return received[0]
+    except TimeoutError:
+        return None
 
 
 def _why(exc: BaseException) -> str:

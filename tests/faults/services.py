@@ -95,10 +95,11 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
 
 class PrivateRedis:
-    def __init__(self) -> None:
+    def __init__(self, *extra_args: str) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.extra_args = extra_args  # e.g. "--replicaof", "127.0.0.1", "<port>"
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -112,6 +113,7 @@ class PrivateRedis:
                 "",
                 "--appendonly",
                 "no",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
