@@ -18,8 +18,8 @@ Every command takes --log-level debug|info|warning|error (default info) and --lo
 text|json (json: one JSON object a line).
 
 Exit status: 0 done (or stopped), 2 a mistake to fix (arguments, pairing code, server address,
-credentials), 3 the server revoked this device, 4 the printer failed, 5 the server cannot be
-reached or asks to retry later, 6 another agent runs with the same state dir.
+credentials), 3 the server revoked every device of the state dir, 4 the printer failed, 5 the
+server cannot be reached or asks to retry later, 6 another agent runs with the same state dir.
 """
 
 from __future__ import annotations

@@ -197,3 +197,23 @@ def test_log_lines_name_their_device_in_text_and_json() -> None:
     DeviceLogFilter().filter(outside)
     assert outside.device_tag == ""  # type: ignore[attr-defined]
     assert "device_id" not in json.loads(JsonLogFormatter().format(outside))
+
+
+def test_a_device_that_fails_is_restarted_alone_and_status_says_so(tmp_path: Path) -> None:
+    server = f"http://127.0.0.1:{free_port()}"
+    shop.save_device(tmp_path, creds("d-1", "bar-pc", "file:///dev/null", server=server))
+    broken = shop.save_device(
+        tmp_path, creds("d-2", "kitchen-pc", "file:///dev/null", server=server)
+    )
+    (broken.parent / "journal.sqlite3").mkdir()  # its journal cannot be opened
+    argv = [sys.executable, "-m", "bridge_agent.cli", "run", "--state-dir", str(tmp_path)]
+    agent = AgentProcess(tmp_path / "agent.log", argv)
+    try:
+        agent.wait_for_line("[kitchen-pc d-2] device stopped by an error; restarting it in 5 s")
+        agent.wait_for_line("[bar-pc d-1] connection: disconnected -> connecting")
+        report = json.loads(cli("status", "--json", "--state-dir", str(tmp_path)).stdout)
+        kitchen = next(d for d in report["devices"] if d["name"] == "kitchen-pc")
+        assert kitchen["problem"] == "stopped by an error; restarting"
+        assert agent.stop() == 0
+    finally:
+        agent.kill()
