@@ -217,3 +217,14 @@ def test_a_device_that_fails_is_restarted_alone_and_status_says_so(tmp_path: Pat
         assert agent.stop() == 0
     finally:
         agent.kill()
+
+
+def test_pair_refuses_a_printer_url_it_cannot_use_before_spending_the_code(
+    tmp_path: Path,
+) -> None:
+    server = f"http://127.0.0.1:{free_port()}"  # nothing listens: had it tried, exit 5
+    args = ["pair", "--server", server, "--code", "ABCD-EFGH", "--printer", "lpt://1"]
+    proc = cli(*args, "--state-dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert "lpt://1" in one_line(proc.stderr)
+    assert not (tmp_path / "devices").exists()
