@@ -5,7 +5,8 @@
     printrelay-bridge status [--state-dir DIR] [--json]
     printrelay-bridge test-print --printer URL [--paper-width 80|58]
     printrelay-bridge preview FILE.json [--format png|text] [--paper-width 80|58] [--output PATH]
-    printrelay-bridge install-service --printer URL [--state-dir DIR] [--user|--system] [--dry-run]
+    printrelay-bridge install-service [--printer URL] [--state-dir DIR] [--user|--system]
+                                      [--dry-run]
     printrelay-bridge printers [--scan CIDR [--port 9100]] [--json] [--udev-rule]
 
 Pair several codes into one state dir (each with its --printer) and one `run` serves them all,
