@@ -1,12 +1,16 @@
 """``printrelay-bridge``: pair this PC with a Printrelay server, run the bridge, test a printer.
 
-    printrelay-bridge pair --server URL --code CODE [--name NAME] [--state-dir DIR]
-    printrelay-bridge run --printer URL [--state-dir DIR] [--paper-width 80|58]
+    printrelay-bridge pair --server URL --code CODE [--name NAME] [--printer URL] [--state-dir DIR]
+    printrelay-bridge run [--printer URL] [--state-dir DIR] [--paper-width 80|58]
+    printrelay-bridge status [--state-dir DIR] [--json]
     printrelay-bridge test-print --printer URL [--paper-width 80|58]
     printrelay-bridge preview FILE.json [--format png|text] [--paper-width 80|58] [--output PATH]
-    printrelay-bridge install-service --printer URL [--state-dir DIR] [--user|--system] [--dry-run]
+    printrelay-bridge install-service [--printer URL] [--state-dir DIR] [--user|--system]
+                                      [--dry-run]
     printrelay-bridge printers [--scan CIDR [--port 9100]] [--json] [--udev-rule]
 
+Pair several codes into one state dir (each with its --printer) and one `run` serves them all,
+each device on its own printer; run's --printer is for a device paired without one.
 A job prints at its station's paper width (the server sends it with the job); --paper-width
 is for jobs from an older server that does not.
 
@@ -15,8 +19,8 @@ Every command takes --log-level debug|info|warning|error (default info) and --lo
 text|json (json: one JSON object a line).
 
 Exit status: 0 done (or stopped), 2 a mistake to fix (arguments, pairing code, server address,
-credentials), 3 the server revoked this device, 4 the printer failed, 5 the server cannot be
-reached or asks to retry later, 6 another agent runs with the same state dir.
+credentials), 3 the server revoked every device of the state dir, 4 the printer failed, 5 the
+server cannot be reached or asks to retry later, 6 another agent runs with the same state dir.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from bridge_agent import credentials, lifecycle
+from bridge_agent import credentials, lifecycle, shop
+from bridge_agent.device_log import TEXT_FORMAT, DeviceLogFilter
 from bridge_agent.json_logs import JsonLogFormatter
 
 EXIT_OK = 0
@@ -120,6 +125,13 @@ def _pair(args: argparse.Namespace) -> int:
 
     state_dir = Path(args.state_dir)
     name = args.name or socket.gethostname()
+    if args.printer:
+        from bridge_agent.transports import parse_printer_url
+
+        try:
+            parse_printer_url(args.printer)  # before the code is spent on a typo
+        except ValueError as exc:
+            return _fail(str(exc), EXIT_USAGE)
     try:
         server = _server_url(args.server)
     except ValueError as exc:
@@ -143,13 +155,29 @@ def _pair(args: argparse.Namespace) -> int:
             return _fail(f"{message}; retry in {exc.retry_after_s} s", EXIT_UNAVAILABLE)
         return _fail(message, EXIT_USAGE if exc.status < 500 else EXIT_UNAVAILABLE)
     device = result["device"]
-    creds = credentials.Credentials(server, result["token"], device["id"], device["name"])
+    creds = credentials.Credentials(
+        server,
+        result["token"],
+        device["id"],
+        device["name"],
+        printer=args.printer,
+        location_id=device.get("location_id"),
+        station_id=device.get("station_id"),
+    )
     try:
-        path = credentials.save(state_dir, creds)
-    except OSError as exc:
-        return _fail(f"cannot save the token in {state_dir}: {exc.strerror or exc}", EXIT_USAGE)
+        path = shop.save_device(state_dir, creds)
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        return _fail(f"cannot save the token in {state_dir}: {why}", EXIT_USAGE)
     scope = f"station {device['station_id']}" if device["station_id"] else "the whole location"
-    print(f"paired as {device['name']} ({device['id']}) for {scope}; token saved in {path}")
+    where = f", printing on {args.printer}" if args.printer else ""
+    print(f"paired as {device['name']} ({device['id']}) for {scope}{where}; token saved in {path}")
+    pid = lifecycle.StateDirLock(state_dir).holder()
+    if pid is not None:
+        print(
+            f"the agent running with this state dir{f' (pid {pid})' if pid else ''} serves the "
+            "new device once restarted"
+        )
     return EXIT_OK
 
 
@@ -177,60 +205,66 @@ def _check_fonts() -> None:
 
 def _run(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
-    try:
-        creds = credentials.load(state_dir)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        where = state_dir / credentials.CREDENTIALS_FILE
-        return _fail(f"cannot read {where} ({exc!r}); pair again", EXIT_USAGE)
-    if creds is None:
+    devices, problems = shop.paired_devices(state_dir)
+    if not devices and not problems:
         return _fail(f"not paired (no credentials in {state_dir}); run 'pair'", EXIT_USAGE)
     lock = lifecycle.StateDirLock(state_dir)
     try:
-        lock.acquire()  # before the journal is opened: two agents never share one
+        lock.acquire()  # before any journal is opened or moved: two agents never share one
     except lifecycle.AlreadyRunning as exc:
         return _fail(str(exc), EXIT_ALREADY_RUNNING)
     except OSError as exc:
         return _fail(f"cannot lock {lock.path}: {exc.strerror or exc}", EXIT_USAGE)
     try:
-        return _serve(args, state_dir, creds)
+        try:
+            shop.migrate_root_device(state_dir)
+        except shop.UnreadableDevice:
+            pass  # listed as a problem below
+        except OSError as exc:
+            return _fail(f"cannot move the device into {state_dir}/devices: {exc}", EXIT_USAGE)
+        return _serve(args, state_dir)
     finally:
         lock.release()
 
 
-def _serve(args: argparse.Namespace, state_dir: Path, creds: credentials.Credentials) -> int:
-    from bridge_agent.runner import BridgeRunner
-    from bridge_agent.spool import Journal
-    from bridge_agent.transports import open_transport
+def _serve(args: argparse.Namespace, state_dir: Path) -> int:
+    from bridge_agent import shop_runner
 
-    try:
-        transport = open_transport(args.printer)
-    except ValueError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    journal = Journal(credentials.ensure_state_dir(state_dir))
-    log.info(
-        "bridge %s (%s) → %s, printer %s", creds.name, creds.device_id, creds.server, args.printer
-    )
+    devices, problems = shop.paired_devices(state_dir)
+    if not devices:
+        return _fail(str(problems[0]), EXIT_USAGE)
+    for unreadable in problems:
+        log.error("%s; the other devices are served", unreadable)
+    served, unserved = shop_runner.plan(devices, args.printer)
+    if not served:
+        return _fail("no device can print: " + "; ".join(unserved.values()), EXIT_USAGE)
+    for device in devices:
+        problem = unserved.get(device.creds.device_id)
+        if problem:
+            log.error("not served: %s", problem)
+            shop_runner.write_problem(device, problem)
+    for s in served:
+        creds = s.device.creds
+        log.info(
+            "bridge %s (%s) → %s, printer %s", creds.name, creds.device_id, creds.server, s.printer
+        )
     _check_fonts()
+    options = shop_runner.RunnerOptions(
+        paper_width_mm=args.paper_width,
+        printer_poll_s=args.status_interval,
+        heartbeat_interval_s=args.heartbeat_interval,
+    )
+    _until_stopped(shop_runner.serve(served, options))
+    log.error("no device left to serve: each was unpaired or revoked")
+    return EXIT_REVOKED
 
-    async def serve() -> str | None:
-        async with BridgeRunner(
-            creds,
-            transport,
-            journal,
-            paper_width_mm=args.paper_width,
-            printer_poll_s=args.status_interval,
-            heartbeat_interval_s=args.heartbeat_interval,
-        ) as runner:
-            return await runner.run()
 
-    try:
-        reason = _until_stopped(serve())
-    finally:
-        journal.close()
-    if reason in ("revoked", "unpaired", "unauthorized"):
-        log.error("the server no longer accepts this device (%s); pair it again", reason)
-        credentials.forget(state_dir)
-        return EXIT_REVOKED
+def _status(args: argparse.Namespace) -> int:
+    from bridge_agent import shop_status
+
+    report = shop_status.collect(Path(args.state_dir))
+    render = shop_status.render_json if args.json else shop_status.render_text
+    sys.stdout.write(render(report))
     return EXIT_OK
 
 
@@ -242,16 +276,11 @@ def _install_service(args: argparse.Namespace) -> int:
     if not sys.platform.startswith("linux"):
         return _fail("install-service writes a systemd unit (Linux); see docs/agent.md", EXIT_USAGE)
     state_dir = Path(args.state_dir).expanduser().resolve()
-    try:
-        paired = credentials.load(state_dir) is not None
-    except (OSError, ValueError, KeyError, TypeError):
-        paired = False
-    if not paired:
+    if not shop.paired_devices(state_dir)[0]:
         return _fail(f"not paired (no credentials in {state_dir}); run 'pair' first", EXIT_USAGE)
     run_args = [
         "run",
-        "--printer",
-        args.printer,
+        *(["--printer", args.printer] if args.printer else []),
         "--state-dir",
         str(state_dir),
         "--paper-width",
@@ -401,7 +430,9 @@ def _document_from(data: Any) -> tuple[Any, int]:
 def main(argv: list[str] | None = None) -> int:
     # First: from here on a stop signal is kept for the event loop instead of killing mid-way.
     lifecycle.defer_stop_signals()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=TEXT_FORMAT)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(DeviceLogFilter())  # names the device on every line about one
     logging.getLogger("engineio").setLevel(logging.WARNING)
     logging.getLogger("socketio").setLevel(logging.WARNING)
     try:
@@ -440,12 +471,16 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--server", required=True, help="e.g. https://printrelay.example.com")
     p.add_argument("--code", required=True, help="the code a manager created")
     p.add_argument("--name", help="how managers see this bridge (default: host name)")
+    p.add_argument(
+        "--printer", help="where this device prints (tcp://…, usb://…, serial://…, file://…)"
+    )
     p.add_argument("--state-dir", **state)  # type: ignore[arg-type]
     p.set_defaults(handler=_pair)
 
     r = sub.add_parser("run", parents=[common], help="receive and print jobs until stopped")
     r.add_argument(
-        "--printer", required=True, help="tcp://host:9100, usb://VID:PID, serial://…, file://…"
+        "--printer",
+        help="for each device paired without --printer: tcp://host:9100, usb://VID:PID, …",
     )
     r.add_argument("--state-dir", **state)  # type: ignore[arg-type]
     r.add_argument(
@@ -467,7 +502,7 @@ def _main(argv: list[str] | None) -> int:
         parents=[common],
         help="run the agent as a systemd service (Linux): write, enable and start a unit",
     )
-    i.add_argument("--printer", required=True, help="as for run")
+    i.add_argument("--printer", help="as for run")
     i.add_argument("--state-dir", **state)  # type: ignore[arg-type]
     i.add_argument("--paper-width", **width)  # type: ignore[arg-type]
     scope = i.add_mutually_exclusive_group()
@@ -482,6 +517,15 @@ def _main(argv: list[str] | None) -> int:
     i.add_argument("--dry-run", action="store_true", help="print the unit, change nothing")
     i.add_argument("--no-enable", action="store_true", help="write the unit only")
     i.set_defaults(handler=_install_service)
+
+    st = sub.add_parser(
+        "status",
+        parents=[common],
+        help="each paired device: server, printer, and, while the agent runs, their states",
+    )
+    st.add_argument("--state-dir", **state)  # type: ignore[arg-type]
+    st.add_argument("--json", action="store_true", help="one JSON object")
+    st.set_defaults(handler=_status)
 
     t = sub.add_parser(
         "test-print", parents=[common], help="print a sample ticket (no server needed)"

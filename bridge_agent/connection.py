@@ -70,12 +70,14 @@ class Connection:
         on_owner: Callable[[int], Awaitable[None]],
         on_job: Callable[[dict[str, Any]], Awaitable[None]],
         heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S,
+        on_state: Callable[[ConnectionState], None] | None = None,
     ) -> None:
         self.server = server
         self._token = token
         self._on_owner = on_owner
         self._on_job = on_job
         self._heartbeat_interval_s = heartbeat_interval_s
+        self._on_state = on_state  # told of every change of state (the agent's status file)
         self.state = ConnectionState.DISCONNECTED
         self.epoch: int | None = None
         self.stop_reason: str | None = None
@@ -96,9 +98,12 @@ class Connection:
         if to not in TRANSITIONS[self.state]:
             log.debug("ignored transition %s -> %s", self.state, to)
             return
-        if to != self.state:
-            log.info("connection: %s -> %s", self.state, to)
+        if to == self.state:
+            return
+        log.info("connection: %s -> %s", self.state, to)
         self.state = to
+        if self._on_state is not None:
+            self._on_state(to)
 
     # -- server events ----------------------------------------------------------------------
 

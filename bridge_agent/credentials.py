@@ -1,5 +1,10 @@
-"""The device token and where to find the server, kept in the state dir, readable by the owner
-only. The token is shown once by the server at pairing; losing it means pairing again."""
+"""A device's token and where to find the server, kept in its directory, readable by the owner
+only. The token is shown once by the server at pairing; losing it means pairing again.
+
+Each paired device has its own directory (``devices/<device_id>/`` in the state dir, see
+bridge_agent.shop); these functions take that directory. ``printer`` is the printer URL given
+to ``pair --printer``; ``location_id`` and ``station_id`` are what the server said at pairing.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +27,14 @@ class Credentials:
     token: str
     device_id: str
     name: str
+    printer: str | None = None
+    location_id: str | None = None
+    station_id: str | None = None
 
     def __repr__(self) -> str:  # never print the token
         return (
-            f"Credentials(server={self.server!r}, device_id={self.device_id!r}, name={self.name!r})"
+            f"Credentials(server={self.server!r}, device_id={self.device_id!r}, name={self.name!r},"
+            f" printer={self.printer!r})"
         )
 
 
@@ -46,7 +55,19 @@ def save(state_dir: Path, creds: Credentials) -> Path:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fsync_dir(state_dir)
     return path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable (POSIX; Windows has no directory handles)."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load(state_dir: Path) -> Credentials | None:
@@ -55,7 +76,13 @@ def load(state_dir: Path) -> Credentials | None:
         return None
     data = json.loads(path.read_text())
     return Credentials(
-        server=data["server"], token=data["token"], device_id=data["device_id"], name=data["name"]
+        server=data["server"],
+        token=data["token"],
+        device_id=data["device_id"],
+        name=data["name"],
+        printer=data.get("printer"),
+        location_id=data.get("location_id"),
+        station_id=data.get("station_id"),
     )
 
 

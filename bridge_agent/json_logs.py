@@ -23,6 +23,7 @@ CONTEXT_FIELDS = (
     "station_id",
     "job_id",
     "device_id",
+    "device",
     "status",
     "epoch",
     "error",

@@ -67,6 +67,24 @@ class StateDirLock:
             os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
+    def holder(self) -> int | None:
+        """The pid of the agent holding the lock (0 when its pid cannot be read), or None when
+        no agent holds it. Takes the lock for an instant when it is free: an agent starting in
+        that instant is refused, so this is for ``status`` and ``pair``, not for polling."""
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+        except FileNotFoundError:
+            return None
+        try:
+            _lock(fd)
+        except OSError as exc:
+            if exc.errno not in HELD_ERRNOS:
+                raise
+            return _read_pid(fd) or 0
+        finally:
+            os.close(fd)  # drops the lock if it was taken here
+        return None
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the lock

@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from bridge_agent.api import ApiError, DeviceApi
@@ -15,6 +17,7 @@ from bridge_agent.credentials import Credentials
 from bridge_agent.render import RenderError, render_job
 from bridge_agent.spool import Journal, Stage
 from bridge_agent.transports import PrinterState, Transport, TransportError
+from bridge_agent.workers import run_blocking
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class BridgeRunner:
         paper_width_mm: int = 80,
         printer_poll_s: float = PRINTER_POLL_S,
         heartbeat_interval_s: float | None = None,
+        on_change: Callable[[BridgeRunner], None] | None = None,
     ) -> None:
         self.creds = creds
         self.transport = transport
@@ -54,12 +58,21 @@ class BridgeRunner:
         self.paper_width_mm = paper_width_mm
         self.printer_poll_s = printer_poll_s
         kwargs = {"heartbeat_interval_s": heartbeat_interval_s} if heartbeat_interval_s else {}
+        # Told when the connection, the printer's state or the last job changes (the status
+        # file `printrelay-bridge status` reads).
+        self._on_change = on_change
         self.connection = Connection(
-            creds.server, creds.token, self._on_owner, self._on_job, **kwargs
+            creds.server,
+            creds.token,
+            self._on_owner,
+            self._on_job,
+            on_state=lambda _: self._changed(),
+            **kwargs,
         )
         self.api = DeviceApi(creds.server, creds.token)
         self.printer_state: PrinterState | None = None
         self._printer_cause: str | None = None  # why it is not online ("connection refused")
+        self.last_job: dict[str, str] | None = None  # {id, status, at} of the last job finished
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self._queued: set[str] = set()
         self._held: dict[str, dict[str, Any]] = {}  # offered while the printer was not ready
@@ -147,7 +160,7 @@ class BridgeRunner:
             # from answering pings and heartbeats. Its cost is bounded by the renderer's own
             # limits (render.graphics), checked from the PNG headers before anything is decoded.
             # At the job's own paper width (``paper_width_mm`` here is only the fallback).
-            data = await asyncio.to_thread(render_job, job, paper_width_mm=self.paper_width_mm)
+            data = await run_blocking(render_job, job, paper_width_mm=self.paper_width_mm)
         except RenderError as exc:  # nothing reached the printer; a person must fix the ticket
             error = f"render_error: {exc}"[:200]
             await self.journal.record(job_id, Stage.PRINTED, outcome="failed", error=error)
@@ -155,6 +168,8 @@ class BridgeRunner:
             await self._report(job_id)
             return
         await self.journal.record(job_id, Stage.PRINTING)
+        self.last_job = {"id": job_id, "status": "printing", "at": _now()}
+        self._changed()
         try:
             if CRASH_AT == "mid_write":
                 await self.transport.write(data[: len(data) // 2])
@@ -178,6 +193,9 @@ class BridgeRunner:
     async def _report(self, job_id: str) -> None:
         entry = await self.journal.get(job_id)
         assert entry is not None and entry.outcome is not None
+        if self.last_job is None or self.last_job["id"] == job_id:
+            self.last_job = {"id": job_id, "status": entry.outcome, "at": _now()}
+            self._changed()
         message: dict[str, Any] = {"id": job_id, "epoch": self._epoch(), "status": entry.outcome}
         if entry.outcome == "failed":
             message["error"] = entry.error
@@ -237,6 +255,7 @@ class BridgeRunner:
         if changed or self.transport.status_cause != self._printer_cause:
             self.printer_state, self._printer_cause = state, self.transport.status_cause
             log.info("printer %s: %s", self.transport.url, self._printer_described())
+            self._changed()
         if changed:
             with contextlib.suppress(Exception):
                 await self.connection.emit(
@@ -256,6 +275,17 @@ class BridgeRunner:
                 for job in held:
                     self._enqueue("job", job)
 
+    @property
+    def printer_cause(self) -> str | None:
+        return self._printer_cause
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            try:
+                self._on_change(self)
+            except Exception:  # the status file is for people; never stop printing for it
+                log.exception("cannot record the device's status")
+
     def _printer_described(self) -> str:
         cause = f" ({self._printer_cause})" if self._printer_cause else ""
         return f"{self.printer_state}{cause}"
@@ -264,3 +294,7 @@ class BridgeRunner:
         if self.connection.epoch is None:
             raise NotOwner("no epoch yet")
         return self.connection.epoch
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

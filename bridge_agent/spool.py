@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from bridge_agent.workers import run_blocking
+
 JOURNAL_FILE = "journal.sqlite3"
 # How long finished entries are kept, for de-duplicating late repeats of old jobs.
 KEEP_FINISHED_S = 7 * 24 * 3600
@@ -56,7 +58,7 @@ class Journal:
 
     async def _run(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         async with self._lock:
-            return await asyncio.to_thread(self._execute, sql, params)
+            return await run_blocking(self._execute, sql, params)
 
     def _execute(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
         return self._conn.execute(sql, params).fetchall()

@@ -26,7 +26,11 @@ def _agent_env(crash_at: str | None = None) -> dict[str, str]:
     return env
 
 
-def pair_with_cli(server: str, code: str, state_dir: Path) -> None:
+def pair_with_cli(
+    server: str, code: str, state_dir: Path, name: str = "kitchen-pc", printer: str | None = None
+) -> Path:
+    """Pairs through the CLI; the new device's directory (``devices/<id>``)."""
+    before = set(state_dir.glob("devices/*"))
     proc = subprocess.run(
         [
             sys.executable,
@@ -38,9 +42,10 @@ def pair_with_cli(server: str, code: str, state_dir: Path) -> None:
             "--code",
             code,
             "--name",
-            "kitchen-pc",
+            name,
             "--state-dir",
             str(state_dir),
+            *(["--printer", printer] if printer else []),
         ],
         capture_output=True,
         text=True,
@@ -48,14 +53,22 @@ def pair_with_cli(server: str, code: str, state_dir: Path) -> None:
         env=_agent_env(),
     )
     assert proc.returncode == 0, proc.stderr
-    assert "paired as kitchen-pc" in proc.stdout
-    creds = state_dir / "credentials.json"
+    assert f"paired as {name}" in proc.stdout
+    (device_dir,) = set(state_dir.glob("devices/*")) - before
+    creds = device_dir / "credentials.json"
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    assert stat.S_IMODE(device_dir.stat().st_mode) == 0o700
+    return device_dir
+
+
+def credentials_files(state_dir: Path) -> list[Path]:
+    """Every device's credentials in the state dir (either layout)."""
+    return sorted(state_dir.glob("**/credentials.json"))
 
 
 def start_agent(
     state_dir: Path,
-    printer_url: str,
+    printer_url: str | None,
     crash_at: str | None = None,
     heartbeat_interval_s: float | None = None,
     launcher: Sequence[str] = (),
@@ -71,8 +84,7 @@ def start_agent(
             *launcher,
             "bridge_agent.cli",
             "run",
-            "--printer",
-            printer_url,
+            *(["--printer", printer_url] if printer_url else []),
             "--state-dir",
             str(state_dir),
             "--status-interval",

@@ -1,8 +1,8 @@
 """USB and serial printers through python-escpos (``escpos.printer.Usb`` / ``Serial``).
 
-Every call into python-escpos blocks (pyusb, pyserial), so each runs in a worker thread
-(``asyncio.to_thread``) while the device's lock is held: one operation per device at a time,
-and the event loop never waits on a cable.
+Every call into python-escpos blocks (pyusb, pyserial), so each runs in a worker thread (the
+agent's device's own threads: bridge_agent.workers) while the device's lock is held: one
+operation per device at a time, and the event loop never waits on a cable.
 
 The device stays open between jobs (opening a USB printer resets it, opening a serial port
 toggles its control lines) and is closed and reopened after any failure, so an unplugged and
@@ -26,6 +26,7 @@ from bridge_agent.transports.escpos_status import (
     last_status_byte,
     query_bytes,
 )
+from bridge_agent.workers import run_blocking
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +75,15 @@ class EscposDeviceTransport:
 
     async def status(self) -> PrinterState:
         async with self._lock:
-            return await asyncio.to_thread(self._status_blocking)
+            return await run_blocking(self._status_blocking)
 
     async def write(self, data: bytes) -> None:
         async with self._lock:
-            await asyncio.to_thread(self._write_blocking, data)
+            await run_blocking(self._write_blocking, data)
 
     async def close(self) -> None:
         async with self._lock:
-            await asyncio.to_thread(self._discard_device)
+            await run_blocking(self._discard_device)
 
     # -- worker-thread side ----------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """``file:///path``: append the bytes to a file or a device node (``/dev/usb/lp0``).
 
 For a spool file or a Linux printer device node. The file is created with mode 0600 when it does
-not exist (jobs can hold customer data). Blocking I/O runs in a worker thread, one at a time.
+not exist (jobs can hold customer data). Blocking I/O runs in a worker thread (the device's own:
+bridge_agent.workers), one at a time.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from bridge_agent.transports.base import PrinterState, TransportError, device_lock
 from bridge_agent.transports.causes import describe_os_error
+from bridge_agent.workers import run_blocking
 
 FILE_MODE = 0o600
 
@@ -28,14 +30,14 @@ class FileTransport:
 
     async def status(self) -> PrinterState:
         async with self._lock:
-            writable = await asyncio.to_thread(self._writable)
+            writable = await run_blocking(self._writable)
         self.status_cause = None if writable else f"cannot write {self.path}"
         return PrinterState.ONLINE if writable else PrinterState.ERROR
 
     async def write(self, data: bytes) -> None:
         async with self._lock:
             try:
-                await asyncio.to_thread(self._append, data)
+                await run_blocking(self._append, data)
             except OSError as exc:
                 cause = describe_os_error(exc)
                 raise TransportError(f"cannot write {self.path}: {cause}", cause) from exc

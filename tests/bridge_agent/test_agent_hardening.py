@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bridge_agent import credentials, runner
+from bridge_agent import runner, shop
 from bridge_agent.connection import ConnectionState
 from bridge_agent.render import render_job
 from bridge_agent.runner import BridgeRunner
@@ -193,9 +193,9 @@ async def test_a_slow_render_leaves_the_agent_answering_heartbeats(
 
     monkeypatch.setattr(runner, "render_job", gated_render)
     tenant, location, station = await paired_station_bridge(rest, server, tmp_path)
-    creds = credentials.load(tmp_path)
-    assert creds is not None
-    journal = Journal(tmp_path)
+    (device,), _ = shop.paired_devices(tmp_path)
+    creds = device.creds
+    journal = Journal(device.directory)
     async with PrinterSimulator() as printer:
         transport = TcpTransport(printer.host, printer.port)
         bridge = BridgeRunner(creds, transport, journal, printer_poll_s=0.3)

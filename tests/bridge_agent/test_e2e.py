@@ -14,6 +14,7 @@ from bridge_agent.transports import PrinterState
 from tests.agents import (
     TERMINAL,
     WAIT_S,
+    credentials_files,
     pair_with_cli,
     paired_station_bridge,
     start_agent,
@@ -140,7 +141,7 @@ async def test_an_unpaired_agent_stops_for_good(
         assert r.status_code == 204
         code = await asyncio.wait_for(asyncio.to_thread(agent.wait), WAIT_S)
         assert code == 3
-        assert not (tmp_path / "credentials.json").exists()
+        assert not credentials_files(tmp_path)
     finally:
         stop_agent(agent)
 

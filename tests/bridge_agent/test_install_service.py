@@ -176,3 +176,19 @@ def test_a_unit_name_that_is_not_a_plain_name_is_refused(
     )
     assert done.returncode == 2 and "--name" in done.stderr
     assert not (tmp_path / "units").exists() and not calls.exists()
+
+
+def test_a_shop_whose_devices_have_their_printers_needs_no_printer_option(tmp_path: Path) -> None:
+    from bridge_agent import shop
+
+    state = tmp_path / "shop"
+    for device_id, printer in (("dev-1", "tcp://10.0.0.5:9100"), ("dev-2", "usb://04b8:0202")):
+        creds = credentials.Credentials("http://127.0.0.1:1", "prd_x", device_id, "pc", printer)
+        shop.save_device(state, creds)
+    args = ["install-service", "--state-dir", str(state), "--dry-run", "--user"]
+    done = agent(dict(os.environ), *args, "--unit-dir", str(tmp_path / "units"))
+    assert done.returncode == 0, done.stderr
+    exec_start = next(line for line in done.stdout.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(exec_start.removeprefix("ExecStart="))
+    assert argv[3] == "run" and "--printer" not in argv
+    assert argv[argv.index("--state-dir") + 1] == str(state.resolve())

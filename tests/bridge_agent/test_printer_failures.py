@@ -16,7 +16,6 @@ from bridge_agent.transports import PrinterState, TransportError, open_transport
 from bridge_agent.transports.tcp import TcpTransport
 from tests.bridge_agent.printer_sim import PrinterSimulator
 from tests.bridge_agent.test_device_transports import StubDevice, transport_for
-from tests.bridge_agent.test_transports import unanswered_port  # noqa: F401 (a fixture)
 from tests.servers import free_port
 
 # 437 bytes, about the size of the ticket in the field report (430), without any DLE EOT in it.
@@ -66,7 +65,7 @@ async def test_a_refused_connection_is_named() -> None:
     assert str(caught.value).startswith(f"printer {url} unreachable: connection refused")
 
 
-async def test_a_connection_that_times_out_is_named(unanswered_port: int) -> None:  # noqa: F811
+async def test_a_connection_that_times_out_is_named(unanswered_port: int) -> None:
     transport = TcpTransport("127.0.0.1", unanswered_port, connect_timeout_s=0.3)
     assert await transport.status() is PrinterState.OFFLINE
     assert transport.status_cause is not None

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
 import stat
 import time
 from collections.abc import Iterator
@@ -127,29 +125,6 @@ async def test_tcp_printer_down_is_offline_and_fails_writes_then_recovers() -> N
         assert await transport.status() is PrinterState.ONLINE
         await transport.write(b"after\n")
         assert sim.jobs == [b"before\n", b"after\n"]
-
-
-@pytest.fixture
-def unanswered_port() -> Iterator[int]:
-    """A loopback port whose accept queue is full, so new connections hang unanswered."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers: list[socket.socket] = []
-    try:
-        for _ in range(8):
-            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            filler.setblocking(False)
-            fillers.append(filler)
-            with contextlib.suppress(BlockingIOError):
-                filler.connect(("127.0.0.1", port))
-        time.sleep(0.1)
-        yield port
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()
 
 
 async def test_tcp_connect_timeout_is_bounded(unanswered_port: int) -> None:

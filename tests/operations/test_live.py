@@ -142,7 +142,8 @@ async def test_a_printed_job_moves_the_metrics_and_its_json_logs_name_it_without
         e.get("event") == "device.owner" and e["device_id"] == device_id for e in agent_entries
     )
 
-    token = json.loads((state_dir / "credentials.json").read_text())["token"]
+    (creds,) = state_dir.glob("devices/*/credentials.json")
+    token = json.loads(creds.read_text())["token"]
     secrets = [token, tenant.manager_secret, tenant.pos_secret, ADMIN_TOKEN, METRICS_TOKEN]
     agent_log = (state_dir / "agent.log").read_text()
     for text in (server.log_path.read_text(), agent_log):
