@@ -138,7 +138,8 @@ def log_config(settings: Settings) -> dict[str, Any]:
     if settings.log_format is LogFormat.JSON:
         for name in ("default", "access"):
             config["formatters"][name] = formatter_config(LogFormat.JSON)
-            config["handlers"][name]["filters"] = ["redact_secrets"]
+        # The access handler's only records come from uvicorn.access, filtered above.
+        config["handlers"]["default"]["filters"] = ["redact_secrets"]
     config["formatters"]["application"] = formatter_config(settings.log_format)
     config["handlers"]["application"] = {
         "formatter": "application",
