@@ -230,8 +230,13 @@ def test_the_served_log_config_applies_the_format_level_and_redaction() -> None:
     config = log_config(Settings(log_format="json", log_level="warning", metrics_token="m" * 40))
     assert config["root"] == {"handlers": ["application"], "level": "WARNING"}
     assert config["handlers"]["application"]["class"].endswith("BatchedStreamHandler")
+    # Every line is redacted once: by its handler, or (the access log) by its logger.
+    assert config["loggers"]["uvicorn.access"]["filters"] == ["redact_secrets"]
+    assert config["loggers"]["uvicorn.access"]["handlers"] == ["access"]
+    assert not config["loggers"]["uvicorn.access"]["propagate"]
     for handler in ("default", "access", "application"):
-        assert config["handlers"][handler]["filters"] == ["redact_secrets"]
+        if handler != "access":
+            assert config["handlers"][handler]["filters"] == ["redact_secrets"]
         formatter = config["formatters"][config["handlers"][handler]["formatter"]]
         assert formatter["()"].endswith("ServerJsonFormatter")
     assert "m" * 40 in config["filters"]["redact_secrets"]["secrets"]
