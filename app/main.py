@@ -27,8 +27,7 @@ from app.db import Database
 from app.devices.endpoints import router as devices_router
 from app.errors import Unauthorized, install_error_handlers
 from app.locations.endpoints import router as locations_router
-from app.observability import metrics
-from app.observability.logs import lean_log_records
+from app.observability import logs, metrics
 from app.observability.readiness import OK as READY
 from app.observability.readiness import readiness
 from app.observability.telemetry import observed
@@ -183,6 +182,7 @@ def create_app(
         try:
             yield
         finally:
+            logs.write_through()  # a SIGTERM'd uvicorn is killed by the signal, not by atexit
             if sweeper_task is not None:
                 sweeper_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -277,6 +277,6 @@ def create_app(
 def create_asgi_app(settings: Settings | None = None) -> socketio.ASGIApp:
     """What `printrelay serve` runs: Socket.IO at /socket.io, everything else to FastAPI
     (lifespan included)."""
-    lean_log_records()
+    logs.lean_log_records()
     app = create_app(settings, freeze_gc=True)
     return socketio.ASGIApp(app.state.sio, other_asgi_app=app, socketio_path="socket.io")

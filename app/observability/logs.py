@@ -11,6 +11,7 @@ import logging
 import sys
 import threading
 import time
+import weakref
 from enum import StrEnum
 from typing import Any, TextIO
 
@@ -71,18 +72,36 @@ class ContextTextFormatter(logging.Formatter):
         return line + "".join(context) if context else line
 
 
+_batched_handlers: weakref.WeakSet[BatchedStreamHandler] = weakref.WeakSet()
+
+
+def write_through() -> None:
+    """From now on every line is written at once, and what waits is written now.
+
+    Called when the server starts shutting down: uvicorn ends a SIGTERM'd process by raising
+    the signal again once it has shut down, which kills it before ``atexit`` would flush, so
+    lines still waiting for the next batch (the last requests' access lines, uvicorn's own
+    goodbye) would be lost."""
+    for handler in list(_batched_handlers):
+        handler.batching = False
+        handler.flush()
+
+
 class BatchedStreamHandler(logging.StreamHandler[TextIO]):
     """A stream handler that writes INFO and DEBUG lines in batches: every
     ``LOG_FLUSH_INTERVAL_S`` (a daemon thread) or once ``LOG_WRITE_MAX_BYTES`` have gathered,
     instead of a write system call per line. Three lines per printed job, each its own write,
     cost a measurable part of a job's CPU on a busy server (docs/operations.md, "Cost").
-    WARNING and above are written at once, with whatever waits before them; a process killed
-    with SIGKILL loses at most the last interval's INFO lines."""
+    WARNING and above are written at once, with whatever waits before them; from the server's
+    shutdown on, every line is (``write_through``). A process killed with SIGKILL loses at most
+    the last interval's INFO lines."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream if stream is not None else sys.stderr)
         self._pending: list[str] = []
         self._pending_bytes = 0
+        self.batching = True  # False after write_through(): each line written at once
+        _batched_handlers.add(self)
         self._flusher = threading.Thread(
             target=self._flush_periodically, name="log-flush", daemon=True
         )
@@ -96,7 +115,7 @@ class BatchedStreamHandler(logging.StreamHandler[TextIO]):
                 self._write_pending()
             self._pending.append(line)
             self._pending_bytes += size
-            if record.levelno >= logging.WARNING:
+            if record.levelno >= logging.WARNING or not self.batching:
                 self._write_pending()
         except RecursionError:
             raise
