@@ -114,6 +114,9 @@ class RedactSecrets(logging.Filter):
         super().__init__()
         self._secrets = tuple(s for s in (secrets or []) if s)
 
+    def redact_text(self, text: str) -> str:
+        return redact_secrets(text, self._secrets)
+
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(

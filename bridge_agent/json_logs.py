@@ -31,11 +31,28 @@ CONTEXT_FIELDS = (
 )
 
 
+_second_prefix: tuple[int, str] = (-1, "")
+
+
+def iso_time(created: float) -> str:
+    """``created`` (a Unix time) as ISO 8601 UTC with milliseconds: ``2026-12-05T18:56:13.378Z``.
+    The part up to the second is made once a second (lines come by the thousand a second)."""
+    global _second_prefix
+    second = int(created)
+    micros = round((created - second) * 1e6)  # as datetime.fromtimestamp rounds
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    cached_second, prefix = _second_prefix
+    if second != cached_second:
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_prefix = (second, prefix)  # one tuple: a reader never sees half of it
+    return f"{prefix}.{micros // 1000:03d}Z"
+
+
 class JsonLogFormatter(logging.Formatter):
     def fields(self, record: logging.LogRecord) -> dict[str, Any]:
-        stamp = datetime.fromtimestamp(record.created, UTC)
         entry: dict[str, Any] = {
-            "time": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": iso_time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "pid": record.process,  # which worker of `printrelay serve --workers N`

@@ -8,6 +8,7 @@ for its own lines, its access log and the application's loggers.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -17,7 +18,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from bridge_agent.json_logs import CONTEXT_FIELDS, JsonLogFormatter
+from bridge_agent.json_logs import CONTEXT_FIELDS, JsonLogFormatter, iso_time
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # Lines below WARNING wait at most this long to be written, and are written together.
@@ -109,18 +110,28 @@ class BatchedStreamHandler(logging.StreamHandler[TextIO]):
 
     def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
         try:
-            line = self.format(record) + self.terminator
-            size = len(line)  # characters: bytes for the ASCII of ids and JSON
-            if self._pending and self._pending_bytes + size > LOG_WRITE_MAX_BYTES:
-                self._write_pending()
-            self._pending.append(line)
-            self._pending_bytes += size
-            if record.levelno >= logging.WARNING or not self.batching:
-                self._write_pending()
+            self._add(self.format(record) + self.terminator, record.levelno)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
+
+    def write_info_line(self, line: str) -> None:
+        """A line formatted by its caller (``write_json_info``), batched as an INFO record's."""
+        self.acquire()
+        try:
+            self._add(line + self.terminator, logging.INFO)
+        finally:
+            self.release()
+
+    def _add(self, line: str, levelno: int) -> None:  # with self.lock held
+        size = len(line)  # characters: bytes for the ASCII of ids and JSON
+        if self._pending and self._pending_bytes + size > LOG_WRITE_MAX_BYTES:
+            self._write_pending()
+        self._pending.append(line)
+        self._pending_bytes += size
+        if levelno >= logging.WARNING or not self.batching:
+            self._write_pending()
 
     def _write_pending(self) -> None:
         if self._pending:
@@ -145,6 +156,62 @@ class BatchedStreamHandler(logging.StreamHandler[TextIO]):
                 self.flush()
             except Exception:  # a closed stream at interpreter exit: nothing left to do
                 return
+
+
+def json_line_handler(logger: logging.Logger) -> BatchedStreamHandler | None:
+    """The server's JSON handler, when it is the one handler an INFO record of ``logger`` reaches
+    and nothing but redaction filters stands between (the served configuration with
+    ``PRINTRELAY_LOG_FORMAT=json``); else None, and the caller logs as usual. Looked up at each
+    call, as ``Logger.callHandlers`` does, so a handler added later (a test's capture, a
+    reconfiguration) is never bypassed."""
+    found: logging.Handler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters or current.disabled:
+            return None
+        for handler in current.handlers:
+            if found is not None:
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent
+    if (
+        type(found) is not BatchedStreamHandler
+        or found.level > logging.INFO
+        or type(found.formatter) is not ServerJsonFormatter
+        or not all(callable(getattr(f, "redact_text", None)) for f in found.filters)
+    ):
+        return None
+    return found
+
+
+def write_json_info(
+    handler: BatchedStreamHandler, logger_name: str, message: str, context: dict[str, Any]
+) -> None:
+    """The line ``ServerJsonFormatter`` would make of an INFO record of ``logger_name`` with
+    ``message`` and ``context`` as its ``extra``, written without a LogRecord.
+
+    The job lines (three per printed job) come this way: a record, its handlers' walk and its
+    formatting were most of a job line's cost, and the lines are on the delivery path with
+    ``PRINTRELAY_LOG_FORMAT=json`` (docs/benchmarks.md). ``context`` is in ``CONTEXT_FIELDS``'
+    order; its ``error`` (a bridge's own words) passes the handler's redaction filters."""
+    entry: dict[str, Any] = {
+        "time": iso_time(time.time()),
+        "level": "info",
+        "logger": logger_name,
+        "pid": os.getpid(),
+        "message": message,
+    }
+    for name, value in context.items():  # in CONTEXT_FIELDS' order, as the formatter's
+        if value is not None:
+            entry[name] = value
+    error = context.get("error")
+    if error is not None:  # the one free text (a bridge's words)
+        for redaction in handler.filters:
+            error = redaction.redact_text(error)  # type: ignore[union-attr]
+        entry["error"] = error
+    handler.write_info_line(orjson.dumps(entry, default=str).decode())
 
 
 def lean_log_records() -> None:

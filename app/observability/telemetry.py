@@ -15,7 +15,7 @@ from typing import Any
 
 from app.events import DeviceUnpaired, JobChanged
 from app.models import JobStatus
-from app.observability import metrics
+from app.observability import logs, metrics
 from app.print_jobs.records import JobView
 
 jobs_log = logging.getLogger("printrelay.jobs")
@@ -49,22 +49,22 @@ def job_changed(job: JobView, created: bool) -> None:
     if not jobs_log.isEnabledFor(logging.INFO):
         return
     # The ids go in fields (JSON keys, or key=value after a text line), not in the message.
-    jobs_log.info(
-        "job %s: %s",
-        verb,
-        status.value,
-        extra={
-            "event": f"job.{verb}",
-            "job_id": job.id,
-            "tenant_id": job.tenant_id,
-            "location_id": job.location_id,
-            "station_id": job.station_id,
-            "device_id": job.claimed_by,
-            "status": status.value,
-            "epoch": job.epoch,
-            "error": job.error,
-        },
-    )
+    context = {  # in CONTEXT_FIELDS' order (logs.write_json_info)
+        "event": f"job.{verb}",
+        "tenant_id": job.tenant_id,
+        "location_id": job.location_id,
+        "station_id": job.station_id,
+        "job_id": job.id,
+        "device_id": job.claimed_by,
+        "status": status.value,
+        "epoch": job.epoch,
+        "error": job.error,
+    }
+    handler = logs.json_line_handler(jobs_log)
+    if handler is not None:  # the same line, without a LogRecord (logs.write_json_info)
+        logs.write_json_info(handler, jobs_log.name, f"job {verb}: {status.value}", context)
+    else:
+        jobs_log.info("job %s: %s", verb, status.value, extra=context)
 
 
 def device_event(
