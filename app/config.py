@@ -130,8 +130,9 @@ class Settings(BaseSettings):
     # `printrelay serve --log-level`. `warning` drops the line per job (three per printed job).
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # The line per job change (submitted, claimed, reported, swept: three per printed job, with
-    # its ids). Unset: on with the json format, off with text, where nobody parses them and the
-    # delivery path would pay ~15 us a line (docs/benchmarks.md, issue 23). Device lines stay.
+    # its ids). Unset: on with the json format (written without a log record there, ~3.5 us a
+    # line), off with text, where nobody parses them and each would be a record (~7 us;
+    # docs/benchmarks.md, issue 23). Device lines stay.
     log_job_events: bool | None = None
     # Set: GET /metrics needs `Authorization: Bearer <this>`. Unset: /metrics is open (keep it
     # off the public network then; docs/operations.md).
