@@ -49,6 +49,7 @@ class UnreadableDevice(Exception):
     def __init__(self, path: Path, cause: Exception) -> None:
         super().__init__(f"cannot read {path} ({cause!r}); pair again")
         self.path = path
+        self.cause = cause
 
 
 def device_dir(state_dir: Path, device_id: str) -> Path:
@@ -136,7 +137,12 @@ class DeviceWatcher:
                 present.add(directory.name)
                 unreadable.add(exc.path)
                 if exc.path not in self._reported:
-                    log.error("%s; read again every few seconds, the other devices are served", exc)
+                    log.error(
+                        "cannot read %s (%r); read again every few seconds, the other devices "
+                        "are served",
+                        exc.path,
+                        exc.cause,
+                    )
                 continue
             if creds is None:
                 continue  # no credentials (yet, or any more)

@@ -110,12 +110,14 @@ async def serve(
     cancelled. With a ``watcher``, devices paired meanwhile are served too (``admit``, with
     ``fallback_printer`` for those paired without a printer)."""
     tasks: dict[str, asyncio.Task[str]] = {}
+    names: dict[str, str] = {}
     reasons: list[str] = []
 
     def start(served: ServedDevice) -> None:
-        name = f"device {label(served.device)}"
-        tasks[served.device.creds.device_id] = asyncio.create_task(
-            _serve_device(served, options), name=name
+        device_id = served.device.creds.device_id
+        names[device_id] = served.device.creds.name
+        tasks[device_id] = asyncio.create_task(
+            _serve_device(served, options), name=f"device {label(served.device)}"
         )
 
     for served in devices:
@@ -132,7 +134,10 @@ async def serve(
             new, gone = await asyncio.to_thread(watcher.poll)
             for device_id in gone & tasks.keys():
                 log.warning(
-                    "device %s: its credentials file is gone; stopped serving it", device_id
+                    "device %s (%s): its credentials file is gone; stopped serving it",
+                    names[device_id],
+                    device_id,
+                    extra={"device_id": device_id, "event": "device.removed"},
                 )
                 await _stop_all([tasks.pop(device_id)])
                 reasons.append("removed")
@@ -237,6 +242,7 @@ class StatusFile:
         self.connection = "disconnected"
         self.printer_state: str | None = None
         self.printer_cause: str | None = None
+        self._write_failed = False  # said once until a write succeeds again
 
     def update(self, runner: BridgeRunner) -> None:
         self.connection = runner.connection.state.value
@@ -250,7 +256,11 @@ class StatusFile:
         try:
             self._write()
         except OSError as exc:  # what is seen now, not worth stopping a device for
-            log.warning("cannot write %s: %s", self.device.directory / shop.STATUS_FILE, exc)
+            if not self._write_failed:
+                log.warning("cannot write %s: %s", self.device.directory / shop.STATUS_FILE, exc)
+            self._write_failed = True
+        else:
+            self._write_failed = False
 
     def _write(self) -> None:
         shop.write_status(
