@@ -32,6 +32,8 @@ from bridge_agent.transports import open_transport, parse_printer_url
 from bridge_agent.workers import DEVICE_THREADS, DaemonThreadPool
 
 log = logging.getLogger(__name__)
+# Which devices the agent serves is said on the agent's own logger, as its other start lines.
+agent_log = logging.getLogger("printrelay-bridge")
 
 RESTART_AFTER_S = 5.0
 WATCH_S = 2.0  # how often the state dir is looked at for devices paired or removed meanwhile
@@ -90,11 +92,11 @@ def admit(
     for device in devices:
         problem = unserved.get(device.creds.device_id)
         if problem:
-            log.error("not served: %s", problem)
+            agent_log.error("not served: %s", problem)
             write_problem(device, problem)
     for s in served:
         creds = s.device.creds
-        log.info(
+        agent_log.info(
             "bridge %s (%s) → %s, printer %s", creds.name, creds.device_id, creds.server, s.printer
         )
     return served, unserved
