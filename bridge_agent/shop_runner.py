@@ -126,14 +126,18 @@ async def serve(
         start(served)
     try:
         while tasks:
-            await asyncio.wait(tasks.values(), timeout=WATCH_S)
+            await asyncio.wait(tasks.values(), timeout=WATCH_S, return_when=asyncio.FIRST_COMPLETED)
             for device_id, task in list(tasks.items()):
                 if task.done():
                     del tasks[device_id]
                     reasons.append(_outcome(task))
             if watcher is None:
                 continue
-            new, gone = await asyncio.to_thread(watcher.poll)
+            try:
+                new, gone = await asyncio.to_thread(watcher.poll)
+            except Exception:  # a look that fails must not stop the devices already served
+                log.exception("looking at the state dir failed; looking again in %g s", WATCH_S)
+                continue
             for device_id in gone & tasks.keys():
                 log.warning(
                     "device %s (%s): its credentials file is gone; stopped serving it",
