@@ -175,8 +175,8 @@ def _pair(args: argparse.Namespace) -> int:
     pid = lifecycle.StateDirLock(state_dir).holder()
     if pid is not None:
         print(
-            f"the agent running with this state dir{f' (pid {pid})' if pid else ''} serves the "
-            "new device once restarted"
+            f"the running agent{f' (pid {pid})' if pid else ''} starts serving it within a few "
+            "seconds"
         )
     return EXIT_OK
 
@@ -235,27 +235,21 @@ def _serve(args: argparse.Namespace, state_dir: Path) -> int:
         return _fail(str(problems[0]), EXIT_USAGE)
     for unreadable in problems:
         log.error("%s; the other devices are served", unreadable)
-    served, unserved = shop_runner.plan(devices, args.printer)
-    if not served:
+    servable, unserved = shop_runner.plan(devices, args.printer)
+    if not servable:
         return _fail("no device can print: " + "; ".join(unserved.values()), EXIT_USAGE)
-    for device in devices:
-        problem = unserved.get(device.creds.device_id)
-        if problem:
-            log.error("not served: %s", problem)
-            shop_runner.write_problem(device, problem)
-    for s in served:
-        creds = s.device.creds
-        log.info(
-            "bridge %s (%s) → %s, printer %s", creds.name, creds.device_id, creds.server, s.printer
-        )
+    served, _ = shop_runner.admit(devices, args.printer)
+    watcher = shop.DeviceWatcher(
+        state_dir, [d.creds.device_id for d in devices], [p.path for p in problems]
+    )
     _check_fonts()
     options = shop_runner.RunnerOptions(
         paper_width_mm=args.paper_width,
         printer_poll_s=args.status_interval,
         heartbeat_interval_s=args.heartbeat_interval,
     )
-    _until_stopped(shop_runner.serve(served, options))
-    log.error("no device left to serve: each was unpaired or revoked")
+    _until_stopped(shop_runner.serve(served, options, watcher, args.printer))
+    log.error("no device left to serve: each was unpaired, revoked or removed")
     return EXIT_REVOKED
 
 

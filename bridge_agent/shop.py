@@ -9,7 +9,8 @@ Each device's journal is its own, so crash recovery reports every entry with the
 device that claimed it. A state dir from before (one device: credentials.json and the journal at
 its root) is moved into this layout by ``run``, under the state dir's lock, before any journal
 is opened (``migrate_root_device``). ``pair`` only ever adds a directory; ``status`` reads both
-layouts and changes nothing.
+layouts and changes nothing. The running agent looks at ``devices/`` every few seconds
+(``DeviceWatcher``): a device paired meanwhile is served, one whose credentials are gone stops.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class UnreadableDevice(Exception):
     def __init__(self, path: Path, cause: Exception) -> None:
         super().__init__(f"cannot read {path} ({cause!r}); pair again")
         self.path = path
+        self.cause = cause
 
 
 def device_dir(state_dir: Path, device_id: str) -> Path:
@@ -75,11 +77,7 @@ def paired_devices(state_dir: Path) -> tuple[list[PairedDevice], list[Unreadable
     name; and the credentials files that cannot be read."""
     found: dict[str, PairedDevice] = {}
     problems: list[UnreadableDevice] = []
-    directories = [state_dir]
-    devices_root = state_dir / DEVICES_DIR
-    if devices_root.is_dir():
-        directories += sorted(p for p in devices_root.iterdir() if p.is_dir())
-    for directory in directories:
+    for directory in [state_dir, *_device_dirs(state_dir)]:
         try:
             creds = _load(directory)
         except UnreadableDevice as exc:
@@ -89,6 +87,73 @@ def paired_devices(state_dir: Path) -> tuple[list[PairedDevice], list[Unreadable
             found[creds.device_id] = PairedDevice(directory, creds)
     devices = sorted(found.values(), key=lambda d: (d.creds.name, d.creds.device_id))
     return devices, problems
+
+
+def _device_dirs(state_dir: Path) -> list[Path]:
+    """The directories under ``devices/``, by name; none when it does not exist (yet)."""
+    try:
+        with os.scandir(state_dir / DEVICES_DIR) as entries:
+            return sorted(Path(e.path) for e in entries if e.is_dir())
+    except FileNotFoundError:
+        return []
+
+
+class DeviceWatcher:
+    """What changed under ``devices/`` since the last look, for the running agent.
+
+    ``poll`` returns the devices paired since (a device is seen once its credentials.json
+    exists: ``pair`` writes it to a temp file and renames it, so a file read here is complete)
+    and the ids of known devices whose credentials file is gone (unpaired, or the directory
+    removed by hand). An unreadable credentials file is logged once, not counted as gone, and
+    read again at every look until it can be. Only ``devices/`` is watched: a device at the
+    state dir's root (an older agent's layout) is moved there by ``run`` at its start.
+    """
+
+    def __init__(
+        self, state_dir: Path, known: list[str], reported: list[Path] | None = None
+    ) -> None:
+        self.state_dir = state_dir
+        self.known = set(known)  # device ids served, or found unservable, or being served
+        self._reported = set(reported or ())  # unreadable credentials files already logged
+
+    def poll(self) -> tuple[list[PairedDevice], set[str]]:
+        try:
+            directories = _device_dirs(self.state_dir)
+        except OSError as exc:  # not "gone": say so, and look again next time
+            if self.state_dir not in self._reported:
+                log.error("cannot list %s (%s); looking again", self.state_dir / DEVICES_DIR, exc)
+                self._reported.add(self.state_dir)
+            return [], set()
+        self._reported.discard(self.state_dir)
+        present: set[str] = set()
+        new: list[PairedDevice] = []
+        unreadable: set[Path] = set()
+        for directory in directories:
+            try:
+                creds = _load(directory)
+            except UnreadableDevice as exc:
+                if not (directory / CREDENTIALS_FILE).exists():
+                    continue  # removed between the listing and the read: gone
+                present.add(directory.name)
+                unreadable.add(exc.path)
+                if exc.path not in self._reported:
+                    log.error(
+                        "cannot read %s (%r); read again every few seconds, the other devices "
+                        "are served",
+                        exc.path,
+                        exc.cause,
+                    )
+                continue
+            if creds is None:
+                continue  # no credentials (yet, or any more)
+            present.add(creds.device_id)
+            if creds.device_id not in self.known:
+                self.known.add(creds.device_id)
+                new.append(PairedDevice(directory, creds))
+        self._reported = unreadable  # one that can be read again is logged again if it breaks
+        gone = self.known - present
+        self.known -= gone
+        return new, gone
 
 
 def migrate_root_device(state_dir: Path) -> PairedDevice | None:

@@ -8,7 +8,10 @@ reading delays only its own device's tickets.
 
 A device the server revokes or unpairs stops alone and its credentials are forgotten; ``serve``
 returns once no device is left. An unexpected error in one device restarts that device after
-``RESTART_AFTER_S``, the others carry on.
+``RESTART_AFTER_S``, the others carry on. Every ``WATCH_S`` ``serve`` looks at the state dir
+(shop.DeviceWatcher): a device paired meanwhile starts like the others, one whose directory was
+removed by hand stops. Polling, not file-system events: it needs nothing beyond the standard
+library on Linux, macOS and Windows, and sees a device however it was paired.
 """
 
 from __future__ import annotations
@@ -29,8 +32,11 @@ from bridge_agent.transports import open_transport, parse_printer_url
 from bridge_agent.workers import DEVICE_THREADS, DaemonThreadPool
 
 log = logging.getLogger(__name__)
+# Which devices the agent serves is said on the agent's own logger, as its other start lines.
+agent_log = logging.getLogger("printrelay-bridge")
 
 RESTART_AFTER_S = 5.0
+WATCH_S = 2.0  # how often the state dir is looked at for devices paired or removed meanwhile
 STOP_RETRY_S = 1.0  # how often a device still stopping is cancelled again
 # What the server says when it will never take this device's token again.
 REVOKED_REASONS = frozenset({"revoked", "unpaired", "unauthorized"})
@@ -77,16 +83,85 @@ def label(device: PairedDevice) -> DeviceLabel:
     return DeviceLabel(device.creds.device_id, device.creds.name)
 
 
-async def serve(devices: list[ServedDevice], options: RunnerOptions) -> list[str]:
-    """Until every device has been revoked or unpaired (returns their reasons) or cancelled."""
-    tasks = [
-        asyncio.create_task(_serve_device(d, options), name=f"device {label(d.device)}")
-        for d in devices
-    ]
+def admit(
+    devices: list[PairedDevice], fallback_printer: str | None
+) -> tuple[list[ServedDevice], dict[str, str]]:
+    """``plan``, and say it: the log names each device to be served and each that cannot be,
+    whose status file then says why."""
+    served, unserved = plan(devices, fallback_printer)
+    for device in devices:
+        problem = unserved.get(device.creds.device_id)
+        if problem:
+            agent_log.error("not served: %s", problem)
+            write_problem(device, problem)
+    for s in served:
+        creds = s.device.creds
+        agent_log.info(
+            "bridge %s (%s) → %s, printer %s", creds.name, creds.device_id, creds.server, s.printer
+        )
+    return served, unserved
+
+
+async def serve(
+    devices: list[ServedDevice],
+    options: RunnerOptions,
+    watcher: shop.DeviceWatcher | None = None,
+    fallback_printer: str | None = None,
+) -> list[str]:
+    """Until every device has been revoked, unpaired or removed (returns why each stopped) or
+    cancelled. With a ``watcher``, devices paired meanwhile are served too (``admit``, with
+    ``fallback_printer`` for those paired without a printer)."""
+    tasks: dict[str, asyncio.Task[str]] = {}
+    names: dict[str, str] = {}
+    reasons: list[str] = []
+
+    def start(served: ServedDevice) -> None:
+        device_id = served.device.creds.device_id
+        names[device_id] = served.device.creds.name
+        tasks[device_id] = asyncio.create_task(
+            _serve_device(served, options), name=f"device {label(served.device)}"
+        )
+
+    for served in devices:
+        start(served)
     try:
-        return list(await asyncio.gather(*tasks))
+        while tasks:
+            await asyncio.wait(tasks.values(), timeout=WATCH_S, return_when=asyncio.FIRST_COMPLETED)
+            for device_id, task in list(tasks.items()):
+                if task.done():
+                    del tasks[device_id]
+                    reasons.append(_outcome(task))
+            if watcher is None:
+                continue
+            try:
+                new, gone = await asyncio.to_thread(watcher.poll)
+            except Exception:  # a look that fails must not stop the devices already served
+                log.exception("looking at the state dir failed; looking again in %g s", WATCH_S)
+                continue
+            for device_id in gone & tasks.keys():
+                log.warning(
+                    "device %s (%s): its credentials file is gone; stopped serving it",
+                    names[device_id],
+                    device_id,
+                    extra={"device_id": device_id, "event": "device.removed"},
+                )
+                await _stop_all([tasks.pop(device_id)])
+                reasons.append("removed")
+            for served in admit(new, fallback_printer)[0]:
+                start(served)
+        return reasons
     finally:
-        await _stop_all(tasks)
+        await _stop_all(list(tasks.values()))
+
+
+def _outcome(task: asyncio.Task[str]) -> str:
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    if error is not None:  # _serve_device restarts on errors; this one escaped its cleanup
+        log.error("%s stopped by an error", task.get_name(), exc_info=error)
+        return "error"
+    return task.result()
 
 
 async def _stop_all(tasks: list[asyncio.Task[str]]) -> None:
@@ -173,6 +248,7 @@ class StatusFile:
         self.connection = "disconnected"
         self.printer_state: str | None = None
         self.printer_cause: str | None = None
+        self._write_failed = False  # said once until a write succeeds again
 
     def update(self, runner: BridgeRunner) -> None:
         self.connection = runner.connection.state.value
@@ -183,6 +259,16 @@ class StatusFile:
         self.write()
 
     def write(self) -> None:
+        try:
+            self._write()
+        except OSError as exc:  # what is seen now, not worth stopping a device for
+            if not self._write_failed:
+                log.warning("cannot write %s: %s", self.device.directory / shop.STATUS_FILE, exc)
+            self._write_failed = True
+        else:
+            self._write_failed = False
+
+    def _write(self) -> None:
         shop.write_status(
             self.device.directory,
             {

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bridge_agent import shop_runner
 from bridge_agent.render import render_job
 from tests.agents import (
     TERMINAL,
@@ -134,7 +135,15 @@ async def test_two_devices_print_each_stations_tickets_on_its_own_printer_at_its
                 env=agent_env(),
             )
             assert late.returncode == 0, late.stderr
-            assert f"(pid {agent.pid}) serves the new device once restarted" in late.stdout
+            assert (
+                f"the running agent (pid {agent.pid}) starts serving it within a few seconds"
+                in late.stdout
+            )
+            # Picked up; with no printer of its own and no run --printer, named and not served.
+            await wait_for_log(tmp_path, "not served: late (")
+            late_report = await asyncio.to_thread(status_of, tmp_path)
+            late_live = next(d for d in late_report["devices"] if d["name"] == "late")
+            assert late_live["connection"] == "not served" and "no printer" in late_live["problem"]
         finally:
             assert stop_agent(agent) == 0, agent_log(tmp_path)
     assert_stopped_cleanly(tmp_path)
@@ -177,6 +186,108 @@ async def test_two_devices_print_each_stations_tickets_on_its_own_printer_at_its
     assert late_device["printer"] is None and late_device["last_job"] is None
     bar = next(d for d in stopped["devices"] if d["name"] == "bar-pc")
     assert bar["connection"] is None and bar["last_job"]["id"] == jobs["BAR"]["id"]
+
+
+def assert_printed_alone_at(
+    printer: PrinterSimulator, job: dict[str, Any], name: str, columns: int
+) -> None:
+    """The printer received this job (``ticket(name)``) only, at its station's width."""
+    assert printer.received == render_job(job)
+    lines = _printed_tickets(printer.received)[name]
+    assert max(len(line) for line in lines) == columns, lines
+    assert lines[-1].endswith("19.00") and len(lines[-1]) == columns, lines
+
+
+async def test_a_device_paired_while_the_agent_runs_prints_without_a_restart(
+    server: str, rest: World, tmp_path: Path
+) -> None:
+    """An agent serving one device; a second is paired into its state dir and prints on its own
+    printer at its width, the agent never restarted. A third device's credentials arrive half
+    written (as a careless copy leaves them): named once in the log, the agent carries on, and
+    once the file is whole that device is served too."""
+    tenant = await rest.tenant()
+    location = await tenant.location()
+    stations = {name: await tenant.station(location, name, 58) for name in ("BAR", "TERRAZA")}
+    stations["COCINA"] = await tenant.station(location, "COCINA", 80)
+    async with (
+        PrinterSimulator() as bar_printer,
+        PrinterSimulator() as kitchen_printer,
+        PrinterSimulator() as terrace_printer,
+    ):
+
+        async def pairing_code(name: str) -> str:
+            return await tenant.pairing_code(location, stations[name])
+
+        pair_with_cli(server, await pairing_code("BAR"), tmp_path, "bar", bar_printer.url)
+        agent = start_agent(tmp_path, None)
+        try:
+            await wait_online(rest, tenant, 1)
+            paired = await asyncio.to_thread(
+                subprocess.run,
+                [
+                    *[sys.executable, "-m", "bridge_agent.cli", "pair", "--server", server],
+                    *["--code", await pairing_code("COCINA"), "--name", "cocina"],
+                    *["--printer", kitchen_printer.url, "--state-dir", str(tmp_path)],
+                ],
+                capture_output=True,
+                text=True,
+                env=agent_env(),
+            )
+            assert paired.returncode == 0, paired.stderr
+            assert (
+                f"the running agent (pid {agent.pid}) starts serving it within a few seconds"
+                in paired.stdout
+            )
+            await wait_online(rest, tenant, 2)
+            kitchen_job = await tenant.job(location, stations["COCINA"], document=ticket("COCINA"))
+            kitchen_done = await wait_status(rest, tenant, kitchen_job["id"], TERMINAL)
+            assert kitchen_done["status"] == "printed", agent_log(tmp_path)[-3000:]
+            await kitchen_printer.wait_for_bytes(len(render_job(kitchen_done)), timeout=5)
+            report = await asyncio.to_thread(status_of, tmp_path)
+
+            # The third device's credentials, half written into the running agent's state dir.
+            elsewhere = pair_with_cli(
+                server,
+                await pairing_code("TERRAZA"),
+                tmp_path / "elsewhere",
+                "terraza",
+                terrace_printer.url,
+            )
+            whole = (elsewhere / "credentials.json").read_text()
+            target = tmp_path / "devices" / elsewhere.name
+            target.mkdir(mode=0o700)
+            (target / "credentials.json").write_text(whole[: len(whole) // 2])
+            await wait_for_log(tmp_path, f"cannot read {target / 'credentials.json'}")
+            await asyncio.sleep(shop_runner.WATCH_S * 2.5)  # looked at again, not said again
+            assert agent.poll() is None
+            bar_job = await tenant.job(location, stations["BAR"], document=ticket("BAR"))
+            bar_done = await wait_status(rest, tenant, bar_job["id"], TERMINAL)
+            assert bar_done["status"] == "printed", agent_log(tmp_path)[-3000:]
+            await bar_printer.wait_for_bytes(len(render_job(bar_done)), timeout=5)
+
+            (target / "credentials.json").write_text(whole)
+            await wait_online(rest, tenant, 3)
+            terrace_job = await tenant.job(
+                location, stations["TERRAZA"], document=ticket("TERRAZA")
+            )
+            terrace_done = await wait_status(rest, tenant, terrace_job["id"], TERMINAL)
+            assert terrace_done["status"] == "printed", agent_log(tmp_path)[-3000:]
+            await terrace_printer.wait_for_bytes(len(render_job(terrace_done)), timeout=5)
+        finally:
+            assert stop_agent(agent) == 0, agent_log(tmp_path)
+    assert_stopped_cleanly(tmp_path)
+    assert agent_log(tmp_path).count("cannot read") == 1, agent_log(tmp_path)
+
+    assert_printed_alone_at(kitchen_printer, kitchen_done, "COCINA", 42)
+    assert_printed_alone_at(bar_printer, bar_done, "BAR", 32)
+    assert_printed_alone_at(terrace_printer, terrace_done, "TERRAZA", 32)
+
+    # status showed the new device live, from the agent that picked it up.
+    kitchen = next(d for d in report["devices"] if d["name"] == "cocina")
+    assert kitchen["printer"] == kitchen_printer.url and kitchen["printer_from"] == "pair"
+    assert kitchen["connection"] == "owner" and kitchen["printer_state"] == "online"
+    assert kitchen["last_job"]["id"] == kitchen_job["id"]
+    assert report["problems"] == []
 
 
 async def test_a_dead_printer_on_one_device_delays_nothing_on_the_others(
