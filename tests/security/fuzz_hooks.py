@@ -83,7 +83,12 @@ def after_call(context: Any, case: Any, response: Any) -> None:
         TOKENS[paired["device"]["id"]] = paired["token"]
         LATEST["token"] = paired["token"]
         SCOPES[paired["token"]] = (paired["device"]["location_id"], paired["device"]["station_id"])
-    elif path.startswith("/v1/print-jobs") and response.status_code in (200, 201):
+    elif (
+        path.startswith("/v1/print-jobs")
+        and response.status_code in (200, 201)
+        # not a rendered job (render?format=png|escpos answers bytes)
+        and "json" in response.headers.get("content-type", [""])[0]
+    ):
         body = response.json()
         if isinstance(body, dict) and "location_id" in body and "id" in body:
             JOBS[body["id"]] = (body["location_id"], body["station_id"])

@@ -130,6 +130,10 @@ def test_stateful_workflows_follow_the_links_without_errors(
             "--no-color",
             "--workers",
             "1",
+            # Seeded: which links a run follows is random, and an unseeded run missed pairing
+            # one time in three after the schema grew (issue 23); STATEFUL_SEED explores anew.
+            "--seed",
+            os.environ.get("STATEFUL_SEED", "20261205"),
         ],
         cwd=ROOT,
         env={
